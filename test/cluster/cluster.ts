@@ -1,0 +1,377 @@
+// Starts and stops a real Kubernetes control plane on 127.0.0.1 for the tests, the benchmark and
+// the demo: etcd, kube-apiserver (secure serving, RBAC, audit log), kube-controller-manager,
+// kube-scheduler, and kwok playing the kubelet so that pods become Running and Ready without
+// containers. The state lives in <repo>/.cluster (ignored by git).
+import { execFileSync, spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { request } from 'node:https';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { clusterDir, ensureBinaries, targets } from './build.ts';
+import { clientCert, kubeconfigYaml, makePki } from './pki.ts';
+
+export const repoRoot = join(clusterDir, '..', '..');
+export const stateDir = process.env.MODELSHIP_CLUSTER_DIR ?? join(repoRoot, '.cluster');
+const statePath = join(stateDir, 'state.json');
+const pkiDir = join(stateDir, 'pki');
+const logDir = join(stateDir, 'logs');
+
+export const components = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok'] as const;
+export type Component = (typeof components)[number];
+
+export interface ClusterState {
+  binDir: string;
+  server: string;
+  kubeconfig: string;
+  auditLog: string;
+  ports: Record<string, number>;
+  pids: Partial<Record<Component, number>>;
+  commands: Record<Component, { bin: string; args: string[] }>;
+}
+
+export const NODE_COUNT = 3;
+
+function log(msg: string): void {
+  process.stderr.write(`[cluster] ${msg}\n`);
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+export function isAlive(pid: number | undefined): boolean {
+  if (!pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function readState(): ClusterState | undefined {
+  if (!existsSync(statePath)) return undefined;
+  return JSON.parse(readFileSync(statePath, 'utf8')) as ClusterState;
+}
+
+function writeState(s: ClusterState): void {
+  writeFileSync(statePath, `${JSON.stringify(s, null, 2)}\n`);
+}
+
+export function logTail(c: Component, lines = 25): string {
+  const f = join(logDir, `${c}.log`);
+  if (!existsSync(f)) return '(no log)';
+  return readFileSync(f, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+}
+
+/** GET a path on the apiserver as the admin; resolves with the status code and body. */
+export function apiGet(state: ClusterState, path: string, timeoutMs = 2000): Promise<{ code: number; body: string }> {
+  const url = new URL(path, state.server);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname + url.search,
+        method: 'GET',
+        ca: readFileSync(join(pkiDir, 'ca.crt')),
+        cert: readFileSync(join(pkiDir, 'client-admin.crt')),
+        key: readFileSync(join(pkiDir, 'client-admin.key')),
+        timeout: timeoutMs,
+      },
+      (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () => resolve({ code: res.statusCode ?? 0, body }));
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function isReady(state: ClusterState): Promise<boolean> {
+  try {
+    const r = await apiGet(state, '/readyz');
+    return r.code === 200 && r.body.trim() === 'ok';
+  } catch {
+    return false;
+  }
+}
+
+function startProcess(state: ClusterState, c: Component): void {
+  const { bin, args } = state.commands[c];
+  const fd = openSync(join(logDir, `${c}.log`), 'a');
+  const child = spawn(bin, args, { detached: true, stdio: ['ignore', fd, fd], cwd: stateDir });
+  closeSync(fd);
+  child.unref();
+  if (!child.pid) throw new Error(`${c} did not start: see ${join(logDir, `${c}.log`)}`);
+  state.pids[c] = child.pid;
+  writeState(state);
+}
+
+class ComponentError extends Error {}
+
+/** Waits for `check`, failing early with the component's log tail if its process died. */
+async function waitFor(state: ClusterState, c: Component, what: string, check: () => Promise<boolean>, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (!isAlive(state.pids[c])) {
+      throw new ComponentError(`${c} exited while waiting for ${what}. Last lines of ${join(logDir, `${c}.log`)}:\n${logTail(c)}`);
+    }
+    if (await check()) return;
+    if (Date.now() > deadline) {
+      throw new ComponentError(`${c}: timed out after ${timeoutMs / 1000} s waiting for ${what}. Last lines of its log:\n${logTail(c)}`);
+    }
+    await sleep(250);
+  }
+}
+
+function kubectl(state: ClusterState, args: string[], input?: string): string {
+  return execFileSync(join(state.binDir, 'kubectl'), ['--kubeconfig', state.kubeconfig, ...args], {
+    encoding: 'utf8',
+    input,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+}
+
+function writeComponentKubeconfig(state: ClusterState, user: string, groups: string[]): string {
+  const path = join(pkiDir, `${user.replace(/[^a-zA-Z0-9-]/g, '_')}.kubeconfig`);
+  writeFileSync(path, kubeconfigYaml(state.server, join(pkiDir, 'ca.crt'), clientCert(pkiDir, user, groups), user));
+  return path;
+}
+
+/** A kubeconfig for any identity (used by tests to run the operator as its own user). */
+export function kubeconfigFor(user: string, groups: string[] = []): string {
+  const state = readState();
+  if (!state) throw new Error('the test cluster is not up');
+  return writeComponentKubeconfig(state, user, groups);
+}
+
+const auditPolicy = `apiVersion: audit.k8s.io/v1
+kind: Policy
+# One entry per request, when the response is complete, with who did what to which object.
+omitStages: ["RequestReceived"]
+rules:
+- level: Metadata
+`;
+
+function nodeManifest(i: number): string {
+  const zone = `zone-${String.fromCharCode(97 + (i % 3))}`;
+  return `apiVersion: v1
+kind: Node
+metadata:
+  name: kwok-node-${i}
+  annotations:
+    kwok.x-k8s.io/node: fake
+    node.alpha.kubernetes.io/ttl: "0"
+  labels:
+    type: kwok
+    kubernetes.io/hostname: kwok-node-${i}
+    kubernetes.io/os: linux
+    kubernetes.io/arch: amd64
+    topology.kubernetes.io/zone: ${zone}
+    node.kubernetes.io/instance-type: kwok-gpu-large
+status:
+  allocatable: {cpu: "64", memory: 512Gi, pods: "500", nvidia.com/gpu: "8", ephemeral-storage: 1Ti}
+  capacity: {cpu: "64", memory: 512Gi, pods: "500", nvidia.com/gpu: "8", ephemeral-storage: 1Ti}
+`;
+}
+
+async function planState(binDir: string): Promise<ClusterState> {
+  const [etcdClient, etcdPeer, freeApiserver, kcm, scheduler, kwok] = (await Promise.all(Array.from({ length: 6 }, freePort))) as [number, number, number, number, number, number];
+  // A fixed apiserver port, when asked for (the port-taken test uses it).
+  const apiserver = Number(process.env.MODELSHIP_APISERVER_PORT) || freeApiserver;
+  const server = `https://127.0.0.1:${apiserver}`;
+  const bin = (n: string) => join(binDir, n);
+  const pki = (f: string) => join(pkiDir, f);
+  const state: ClusterState = {
+    binDir,
+    server,
+    kubeconfig: join(stateDir, 'kubeconfig'),
+    auditLog: join(stateDir, 'audit.log'),
+    ports: { etcdClient, etcdPeer, apiserver, kcm, scheduler, kwok },
+    pids: {},
+    commands: {} as ClusterState['commands'],
+  };
+  writeFileSync(join(stateDir, 'audit-policy.yaml'), auditPolicy);
+  writeFileSync(state.kubeconfig, kubeconfigYaml(server, pki('ca.crt'), clientCert(pkiDir, 'admin', ['system:masters']), 'admin'));
+  const kcmConfig = writeComponentKubeconfig(state, 'system:kube-controller-manager', []);
+  const schedConfig = writeComponentKubeconfig(state, 'system:kube-scheduler', []);
+  const kwokConfig = writeComponentKubeconfig(state, 'kwok', ['system:masters']);
+  state.commands = {
+    etcd: {
+      bin: bin('etcd'),
+      args: [
+        '--name=default', `--data-dir=${join(stateDir, 'etcd')}`,
+        `--listen-client-urls=http://127.0.0.1:${etcdClient}`, `--advertise-client-urls=http://127.0.0.1:${etcdClient}`,
+        `--listen-peer-urls=http://127.0.0.1:${etcdPeer}`, `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeer}`,
+        `--initial-cluster=default=http://127.0.0.1:${etcdPeer}`,
+        '--unsafe-no-fsync=true', '--quota-backend-bytes=8589934592', '--log-level=warn',
+      ],
+    },
+    'kube-apiserver': {
+      bin: bin('kube-apiserver'),
+      args: [
+        `--etcd-servers=http://127.0.0.1:${etcdClient}`,
+        '--bind-address=127.0.0.1', '--advertise-address=127.0.0.1', `--secure-port=${apiserver}`,
+        `--tls-cert-file=${pki('apiserver.crt')}`, `--tls-private-key-file=${pki('apiserver.key')}`,
+        `--client-ca-file=${pki('ca.crt')}`,
+        `--service-account-issuer=${server}`, `--service-account-key-file=${pki('sa.pub')}`,
+        `--service-account-signing-key-file=${pki('sa.key')}`,
+        '--service-cluster-ip-range=10.0.0.0/24', '--authorization-mode=Node,RBAC', '--allow-privileged=true',
+        '--endpoint-reconciler-type=none', '--profiling=false',
+        `--audit-policy-file=${join(stateDir, 'audit-policy.yaml')}`, `--audit-log-path=${state.auditLog}`,
+        '--audit-log-mode=blocking', '--audit-log-format=json',
+        '--max-requests-inflight=1000', '--max-mutating-requests-inflight=500',
+      ],
+    },
+    'kube-controller-manager': {
+      bin: bin('kube-controller-manager'),
+      args: [
+        `--kubeconfig=${kcmConfig}`, `--authentication-kubeconfig=${kcmConfig}`, `--authorization-kubeconfig=${kcmConfig}`,
+        '--leader-elect=false', '--bind-address=127.0.0.1', `--secure-port=${kcm}`, '--controllers=*',
+        `--service-account-private-key-file=${pki('sa.key')}`, `--root-ca-file=${pki('ca.crt')}`,
+        '--use-service-account-credentials=true',
+        `--cluster-signing-cert-file=${pki('ca.crt')}`, `--cluster-signing-key-file=${pki('ca.key')}`,
+        '--horizontal-pod-autoscaler-sync-period=5s', '--kube-api-qps=200', '--kube-api-burst=400',
+        '--concurrent-deployment-syncs=10', '--concurrent-replicaset-syncs=10', '--concurrent-gc-syncs=40',
+      ],
+    },
+    'kube-scheduler': {
+      bin: bin('kube-scheduler'),
+      args: [
+        `--kubeconfig=${schedConfig}`, `--authentication-kubeconfig=${schedConfig}`, `--authorization-kubeconfig=${schedConfig}`,
+        '--leader-elect=false', '--bind-address=127.0.0.1', `--secure-port=${scheduler}`,
+        '--kube-api-qps=200', '--kube-api-burst=400',
+      ],
+    },
+    kwok: {
+      bin: bin('kwok'),
+      args: [
+        `--kubeconfig=${kwokConfig}`, '--manage-all-nodes=false',
+        '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake', '--cidr=10.244.0.0/16',
+        '--node-ip=127.0.0.1', '--node-lease-duration-seconds=40', `--server-address=127.0.0.1:${kwok}`,
+        `--config=${join(binDir, 'kwok-stages.yaml')}`,
+      ],
+    },
+  };
+  writeState(state);
+  return state;
+}
+
+function stopPid(pid: number | undefined): Promise<void> {
+  if (!isAlive(pid)) return Promise.resolve();
+  try {
+    process.kill(pid as number, 'SIGTERM');
+  } catch {
+    return Promise.resolve();
+  }
+  return (async () => {
+    for (let i = 0; i < 100 && isAlive(pid); i++) await sleep(100);
+    if (isAlive(pid)) process.kill(pid as number, 'SIGKILL');
+    for (let i = 0; i < 50 && isAlive(pid); i++) await sleep(100);
+  })();
+}
+
+/** Stops one component (for outage tests); `startComponent` brings it back with the same flags. */
+export async function stopComponent(c: Component): Promise<void> {
+  const state = readState();
+  if (!state) throw new Error('the test cluster is not up');
+  await stopPid(state.pids[c]);
+  delete state.pids[c];
+  writeState(state);
+}
+
+export async function startComponent(c: Component): Promise<void> {
+  const state = readState();
+  if (!state) throw new Error('the test cluster is not up');
+  startProcess(state, c);
+  if (c === 'kube-apiserver') await waitFor(state, c, '/readyz', () => isReady(state));
+}
+
+/** Starts the cluster, or reuses the one that is up. Returns its state. */
+export async function clusterUp(): Promise<{ state: ClusterState; reused: boolean }> {
+  const existing = readState();
+  if (existing && components.every((c) => isAlive(existing.pids[c])) && (await isReady(existing))) {
+    return { state: existing, reused: true };
+  }
+  if (existing) {
+    log('found a stopped or broken cluster: cleaning it up first');
+    await clusterDown();
+  }
+  const binDir = await ensureBinaries();
+  const started = Date.now();
+  for (const d of [stateDir, pkiDir, logDir]) mkdirSync(d, { recursive: true });
+  makePki(pkiDir);
+  const state = await planState(binDir);
+  try {
+    startProcess(state, 'etcd');
+    await waitFor(state, 'etcd', 'its client port', async () => {
+      try {
+        const r = await fetch(`http://127.0.0.1:${state.ports.etcdClient}/health`);
+        return r.ok;
+      } catch {
+        return false;
+      }
+    });
+    startProcess(state, 'kube-apiserver');
+    await waitFor(state, 'kube-apiserver', '/readyz', () => isReady(state));
+    startProcess(state, 'kube-controller-manager');
+    startProcess(state, 'kube-scheduler');
+    startProcess(state, 'kwok');
+    kubectl(state, ['apply', '-f', '-'], Array.from({ length: NODE_COUNT }, (_, i) => nodeManifest(i)).join('---\n'));
+    await waitFor(state, 'kwok', 'the fake nodes to be Ready', async () => {
+      const out = kubectl(state, ['get', 'nodes', '-o', 'jsonpath={range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\\n"}{end}']);
+      return out.split('\n').filter((l) => l === 'True').length === NODE_COUNT;
+    });
+    await waitFor(state, 'kube-controller-manager', 'the default ServiceAccount', async () => {
+      try {
+        kubectl(state, ['get', 'serviceaccount', 'default', '-n', 'default']);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    for (const c of components) {
+      if (!isAlive(state.pids[c])) throw new ComponentError(`${c} exited during start-up. Last lines of its log:\n${logTail(c)}`);
+    }
+  } catch (err) {
+    await clusterDown({ keepLogs: true });
+    throw err;
+  }
+  const linkDir = join(stateDir, 'bin');
+  mkdirSync(linkDir, { recursive: true });
+  for (const t of targets) symlinkSync(join(binDir, t.name), join(linkDir, t.name));
+  log(`cluster is up in ${((Date.now() - started) / 1000).toFixed(1)} s at ${state.server}`);
+  return { state, reused: false };
+}
+
+/** Stops every process the cluster started, by pid, and removes the state. Harmless twice. */
+export async function clusterDown(opts: { keepLogs?: boolean } = {}): Promise<void> {
+  const state = readState();
+  if (state) {
+    // Stop the clients first and etcd last, so nothing logs a storm of connection errors.
+    for (const c of ['kwok', 'kube-scheduler', 'kube-controller-manager', 'kube-apiserver', 'etcd'] as const) {
+      await stopPid(state.pids[c]);
+    }
+  }
+  if (!existsSync(stateDir)) return;
+  if (!opts.keepLogs) {
+    rmSync(stateDir, { recursive: true, force: true });
+    return;
+  }
+  // After a failed start keep the logs to read, and drop everything else.
+  for (const f of ['state.json', 'etcd', 'pki', 'kubeconfig', 'bin']) rmSync(join(stateDir, f), { recursive: true, force: true });
+}
+

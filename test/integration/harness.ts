@@ -1,0 +1,106 @@
+// What every integration test needs: the cluster that the global setup started, kubectl, a fresh
+// namespace per test, polling, and the apiserver's audit log.
+import { execFile, execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { readState, type ClusterState } from '../cluster/cluster.ts';
+
+export function cluster(): ClusterState {
+  const s = readState();
+  if (!s) throw new Error('the test cluster is not up: run the integration tests through `npm test`');
+  return s;
+}
+
+export function bin(name: string): string {
+  return join(cluster().binDir, name);
+}
+
+/** Runs kubectl as the cluster admin; throws with kubectl's stderr on failure. */
+export function kubectl(args: string[], opts: { input?: string; kubeconfig?: string } = {}): string {
+  try {
+    return execFileSync(bin('kubectl'), ['--kubeconfig', opts.kubeconfig ?? cluster().kubeconfig, ...args], {
+      encoding: 'utf8',
+      input: opts.input,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      maxBuffer: 64 * 1024 * 1024,
+    });
+  } catch (err) {
+    const e = err as { stderr?: string; message: string };
+    throw new Error(`kubectl ${args.join(' ')} failed: ${e.stderr || e.message}`);
+  }
+}
+
+/** kubectl, asynchronously (for commands that wait, such as `kubectl wait`). */
+export function kubectlAsync(args: string[], opts: { input?: string } = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(bin('kubectl'), ['--kubeconfig', cluster().kubeconfig, ...args], { encoding: 'utf8' }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`kubectl ${args.join(' ')} failed: ${stderr || err.message}`));
+      else resolve(stdout);
+    });
+    if (opts.input !== undefined) child.stdin?.end(opts.input);
+  });
+}
+
+export function getJson<T = Record<string, unknown>>(args: string[]): T {
+  return JSON.parse(kubectl([...args, '-o', 'json'])) as T;
+}
+
+/** Creates a namespace for this test and deletes it when the test ends. */
+export function useNamespace(t: TestContext, prefix = 't'): string {
+  const slug = t.name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 30).replace(/-$/, '');
+  const ns = `${prefix}-${slug}-${randomBytes(3).toString('hex')}`;
+  kubectl(['create', 'namespace', ns]);
+  t.after(() => {
+    if (!process.env.MODELSHIP_KEEP_NAMESPACES) kubectl(['delete', 'namespace', ns, '--wait=false', '--ignore-not-found']);
+  });
+  return ns;
+}
+
+/** Polls `fn` until it returns a value other than undefined/false, or fails with `what`. */
+export async function eventually<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 60_000, intervalMs = 250): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined && v !== false) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    }
+    await sleep(intervalMs);
+  }
+}
+
+/** One apiserver audit event (audit.k8s.io/v1, Metadata level). */
+export interface AuditEvent {
+  verb: string;
+  requestURI: string;
+  user: { username: string; groups?: string[] };
+  impersonatedUser?: { username: string };
+  objectRef?: { resource?: string; namespace?: string; name?: string; apiGroup?: string; subresource?: string };
+  responseStatus?: { code?: number };
+  stageTimestamp: string;
+}
+
+export const WRITE_VERBS = new Set(['create', 'update', 'patch', 'delete', 'deletecollection']);
+
+/** Audit events recorded so far, optionally those after a byte offset (see auditOffset). */
+export function auditEvents(fromOffset = 0): AuditEvent[] {
+  const buf = readFileSync(cluster().auditLog);
+  return buf
+    .subarray(fromOffset)
+    .toString('utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as AuditEvent);
+}
+
+export function auditOffset(): number {
+  return readFileSync(cluster().auditLog).length;
+}
