@@ -1,0 +1,69 @@
+// Decides whether an observed child already holds what we would apply, so that a steady state
+// makes no write calls. Server-side apply only owns the fields we send, so "in shape" means every
+// field we send is present with an equal value; fields others added (defaults, clusterIP, the
+// HPA's replicas) are not ours to judge.
+
+const quantitySuffixes: Record<string, number> = {
+  n: 1e-9, u: 1e-6, m: 1e-3, '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18,
+  Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60,
+};
+const quantityRe = /^([+-]?(?:\d+\.?\d*|\.\d+))(?:([eE][+-]?\d+)|(n|u|m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?)$/;
+
+/** The value of a Kubernetes resource.Quantity ("500m", "2Gi", "1e3"), or undefined. */
+export function parseQuantity(q: string): number | undefined {
+  const m = quantityRe.exec(q.trim());
+  if (!m) return undefined;
+  const base = Number(m[1]);
+  if (m[2]) return base * 10 ** Number(m[2].slice(1));
+  const mult = quantitySuffixes[m[3] ?? ''];
+  return mult === undefined ? undefined : base * mult;
+}
+
+function isEmpty(v: unknown): boolean {
+  if (v === undefined || v === null) return true;
+  if (Array.isArray(v)) return v.length === 0;
+  if (typeof v === 'object') return Object.keys(v as object).length === 0;
+  return false;
+}
+
+function scalarEqual(want: unknown, got: unknown): boolean {
+  if (want === got) return true;
+  // The server canonicalises quantities ("1000m" → "1", 1 → "1"): compare their values.
+  if ((typeof want === 'string' || typeof want === 'number') && (typeof got === 'string' || typeof got === 'number')) {
+    const a = typeof want === 'number' ? want : parseQuantity(want);
+    const b = typeof got === 'number' ? got : parseQuantity(got);
+    return a !== undefined && b !== undefined && Math.abs(a - b) <= Math.abs(a) * 1e-12;
+  }
+  return false;
+}
+
+/**
+ * True when `observed` holds every field of `desired` with an equal value. Lists must match item
+ * by item (same length), since server-side apply replaces atomic lists and merges keyed lists in
+ * the order we send. An empty object or list we send matches an absent one: the server drops them.
+ */
+export function containsDesired(desired: unknown, observed: unknown): boolean {
+  if (desired === undefined) return true;
+  if (desired === null) return observed === undefined || observed === null;
+  if (isEmpty(desired)) return observed === undefined || observed === null || typeof observed === 'object';
+  if (Array.isArray(desired)) {
+    if (!Array.isArray(observed) || observed.length !== desired.length) return false;
+    return desired.every((d, i) => containsDesired(d, observed[i]));
+  }
+  if (typeof desired === 'object') {
+    if (typeof observed !== 'object' || observed === null || Array.isArray(observed)) return false;
+    const o = observed as Record<string, unknown>;
+    return Object.entries(desired as Record<string, unknown>).every(([k, v]) => containsDesired(v, o[k]));
+  }
+  return scalarEqual(desired, observed);
+}
+
+/** Paths where `observed` differs from `desired` (for log lines and events). */
+export function differingPaths(desired: unknown, observed: unknown, path = ''): string[] {
+  if (containsDesired(desired, observed)) return [];
+  if (desired && typeof desired === 'object' && !Array.isArray(desired) && observed && typeof observed === 'object' && !Array.isArray(observed)) {
+    const o = observed as Record<string, unknown>;
+    return Object.entries(desired as Record<string, unknown>).flatMap(([k, v]) => differingPaths(v, o[k], path ? `${path}.${k}` : k));
+  }
+  return [path || '.'];
+}
