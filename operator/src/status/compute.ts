@@ -1,0 +1,169 @@
+// Pure: what the ModelDeployment's status should say, from what the reconcile saw and did.
+// Conditions follow metav1.Condition and the kstatus convention (Ready summary, Reconciling and
+// Stalled as abnormal-true), so `kubectl wait`, Flux and Argo CD read the truth.
+import type { V1Deployment, V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
+import type { Condition, ModelDeploymentStatus } from '../api/types.ts';
+
+export const ConditionType = {
+  Ready: 'Ready',
+  Reconciling: 'Reconciling',
+  Stalled: 'Stalled',
+  Available: 'Available',
+  Progressing: 'Progressing',
+} as const;
+
+/** Condition reasons (CamelCase, as metav1.Condition requires). */
+export const Reason = {
+  Ready: 'Ready',
+  InvalidSpec: 'InvalidSpec',
+  ApplyFailed: 'ApplyFailed',
+  ChildConflict: 'ChildConflict',
+  Creating: 'Creating',
+  RollingOut: 'RollingOut',
+  ProgressDeadlineExceeded: 'ProgressDeadlineExceeded',
+  Reconciled: 'Reconciled',
+  NotStalled: 'NotStalled',
+  Unknown: 'Unknown',
+} as const;
+
+/** The model a reconcile wants served, as it will appear in status.model. */
+export interface ServedModel {
+  uri: string;
+  format: string;
+  version?: string;
+  runtime: string;
+  image: string;
+}
+
+export interface StatusInput {
+  generation: number;
+  previous: ModelDeploymentStatus | undefined;
+  now: Date;
+  /** The spec failed validation: a message that names the fields. */
+  invalidSpec?: string;
+  /** A child we must own exists and belongs to someone else. */
+  conflict?: string;
+  /** Applying or deleting a child failed (we retry). */
+  applyError?: string;
+  /** Present once the spec is valid. */
+  desired?: {
+    model: ServedModel;
+    selector: string;
+    url: string;
+    /** Annotation key and value on the pod template that identify the desired model. */
+    templateModelKey: string;
+  };
+  deployment?: V1Deployment;
+  hpa?: V2HorizontalPodAutoscaler;
+}
+
+type Cond = Omit<Condition, 'lastTransitionTime' | 'observedGeneration'>;
+
+function cond(type: string, ok: boolean | 'Unknown', reason: string, message: string): Cond {
+  return { type, status: ok === 'Unknown' ? 'Unknown' : ok ? 'True' : 'False', reason, message };
+}
+
+interface Rollout {
+  complete: boolean;
+  stalled: boolean;
+  message: string;
+}
+
+/** Whether the Deployment has finished rolling out the template we want, as `kubectl rollout status` judges it. */
+export function rolloutState(dep: V1Deployment, templateModelKey: string, model: ServedModel): Rollout {
+  const st = dep.status ?? {};
+  const want = dep.spec?.replicas ?? 1;
+  const ours = dep.spec?.template?.metadata?.annotations?.[templateModelKey] === model.uri;
+  const progressing = st.conditions?.find((c) => c.type === 'Progressing');
+  if (progressing?.status === 'False' && progressing.reason === 'ProgressDeadlineExceeded') {
+    return { complete: false, stalled: true, message: `The rollout of ${model.uri} made no progress before its deadline: ${progressing.message ?? ''}`.trim() };
+  }
+  if (!ours || (dep.metadata?.generation ?? 0) > (st.observedGeneration ?? 0)) {
+    return { complete: false, stalled: false, message: `Waiting for the Deployment to start rolling out ${model.uri}` };
+  }
+  const updated = st.updatedReplicas ?? 0;
+  const available = st.availableReplicas ?? 0;
+  const total = st.replicas ?? 0;
+  if (updated < want) return { complete: false, stalled: false, message: `Rolling out ${model.uri}: ${updated} of ${want} replicas updated` };
+  if (total > updated) return { complete: false, stalled: false, message: `Rolling out ${model.uri}: ${total - updated} old replicas are pending termination` };
+  if (available < updated) return { complete: false, stalled: false, message: `Rolling out ${model.uri}: ${available} of ${updated} updated replicas are available` };
+  return { complete: true, stalled: false, message: `Serving ${model.uri} with ${available} ready replicas` };
+}
+
+function computeConditions(input: StatusInput): Cond[] {
+  const { deployment: dep, desired } = input;
+  const depCond = (t: string) => dep?.status?.conditions?.find((c) => c.type === t);
+  const avail = depCond('Available');
+  const prog = depCond('Progressing');
+  const available = avail
+    ? cond(ConditionType.Available, avail.status === 'True' ? true : avail.status === 'False' ? false : 'Unknown', avail.reason ?? Reason.Unknown, avail.message ?? '')
+    : cond(ConditionType.Available, 'Unknown', Reason.Creating, 'The Deployment has not reported availability yet');
+  const progressing = prog
+    ? cond(ConditionType.Progressing, prog.status === 'True' ? true : prog.status === 'False' ? false : 'Unknown', prog.reason ?? Reason.Unknown, prog.message ?? '')
+    : cond(ConditionType.Progressing, 'Unknown', Reason.Creating, 'The Deployment has not reported progress yet');
+
+  const terminal = (reason: string, message: string): Cond[] => [
+    cond(ConditionType.Ready, false, reason, message),
+    cond(ConditionType.Reconciling, false, reason, 'Reconciling stopped: the ModelDeployment must be changed first'),
+    cond(ConditionType.Stalled, true, reason, message),
+    available,
+    progressing,
+  ];
+  const inProgress = (reason: string, message: string): Cond[] => [
+    cond(ConditionType.Ready, false, reason, message),
+    cond(ConditionType.Reconciling, true, reason, message),
+    cond(ConditionType.Stalled, false, Reason.NotStalled, 'Reconciliation is making progress'),
+    available,
+    progressing,
+  ];
+
+  if (input.invalidSpec !== undefined) return terminal(Reason.InvalidSpec, input.invalidSpec);
+  if (input.conflict !== undefined) return terminal(Reason.ChildConflict, input.conflict);
+  if (input.applyError !== undefined) return inProgress(Reason.ApplyFailed, input.applyError);
+  if (!dep || !desired) return inProgress(Reason.Creating, 'Creating the Deployment, Service and autoscaling objects');
+  const r = rolloutState(dep, desired.templateModelKey, desired.model);
+  if (r.stalled) return terminal(Reason.ProgressDeadlineExceeded, r.message);
+  if (!r.complete) return inProgress(Reason.RollingOut, r.message);
+  return [
+    cond(ConditionType.Ready, true, Reason.Ready, r.message),
+    cond(ConditionType.Reconciling, false, Reason.Reconciled, 'The children match the spec'),
+    cond(ConditionType.Stalled, false, Reason.NotStalled, 'Reconciliation is making progress'),
+    available,
+    progressing,
+  ];
+}
+
+/** Keeps lastTransitionTime when a condition's status did not change. */
+function stamp(conds: Cond[], previous: Condition[] | undefined, generation: number, now: Date): Condition[] {
+  const nowIso = new Date(Math.floor(now.getTime() / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+  return conds.map((c) => {
+    const prev = previous?.find((p) => p.type === c.type);
+    const lastTransitionTime = prev && prev.status === c.status && prev.lastTransitionTime ? prev.lastTransitionTime : nowIso;
+    return { ...c, observedGeneration: generation, lastTransitionTime };
+  });
+}
+
+export function computeStatus(input: StatusInput): ModelDeploymentStatus {
+  const { deployment: dep, desired, previous, hpa } = input;
+  const status: ModelDeploymentStatus = {
+    observedGeneration: input.generation,
+    conditions: stamp(computeConditions(input), previous?.conditions, input.generation, input.now),
+    replicas: dep?.status?.replicas ?? 0,
+    readyReplicas: dep?.status?.readyReplicas ?? 0,
+    updatedReplicas: dep?.status?.updatedReplicas ?? 0,
+  };
+  const selector = desired?.selector ?? previous?.selector;
+  if (selector !== undefined) status.selector = selector;
+  const url = desired?.url ?? previous?.url;
+  if (url !== undefined) status.url = url;
+  // The model being served changes only once the new one is fully rolled out.
+  const served = dep && desired && rolloutState(dep, desired.templateModelKey, desired.model).complete ? desired.model : previous?.model;
+  if (served) status.model = { ...served };
+  if (hpa?.status) {
+    status.autoscaling = {
+      currentReplicas: hpa.status.currentReplicas ?? 0,
+      desiredReplicas: hpa.status.desiredReplicas ?? 0,
+    };
+  }
+  return status;
+}
