@@ -67,3 +67,8 @@ job="{{ include "modelship.metricsServiceName" . }}",namespace="{{ .Release.Name
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
 {{- end }}
 {{- end }}
+
+{{/* The Lease the replicas elect their leader on: one per release, so two releases never share it. */}}
+{{- define "modelship.leaseName" -}}
+{{- include "modelship.fullname" . }}
+{{- end }}

@@ -32,11 +32,16 @@ test/unit/chart/ can parse them; test/unit/chart/rbac-rules.ts lists the same ru
 {{- end }}
 
 {{/*
-Leader election, in the release namespace only. get/create/update are all a Lease lock needs: the
-operator reads its Lease by name and never lists or watches Leases.
+Leader election, in the release namespace only. A Lease lock reads and renews one Lease by name and
+never lists or watches, so get and update are limited to that name. create cannot be limited by name
+(the name is not known when the request is authorized), so it is a rule of its own.
 */}}
 {{- define "modelship.leaderElectionRules" -}}
 - apiGroups: ["coordination.k8s.io"]
   resources: ["leases"]
-  verbs: ["get", "create", "update"]
+  verbs: ["create"]
+- apiGroups: ["coordination.k8s.io"]
+  resources: ["leases"]
+  resourceNames: [{{ include "modelship.leaseName" . | quote }}]
+  verbs: ["get", "update"]
 {{- end }}
