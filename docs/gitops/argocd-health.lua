@@ -1,0 +1,99 @@
+-- Argo CD health check for serving.modelship.dev/ModelDeployment.
+-- It reads the kstatus-style status the operator writes (see docs/gitops/README.md):
+--   status missing, or observedGeneration behind metadata.generation -> Progressing
+--   Stalled=True                                                     -> Degraded
+--   Ready=True                                                       -> Healthy
+--   Ready=False with a terminal reason                               -> Degraded
+--   anything else                                                    -> Progressing
+-- Terminal reasons: the operator cannot get further without a change to the spec (or to the
+-- cluster), so waiting longer will not help.
+--   InvalidSpec               the spec failed validation; the message names the field
+--   ChildConflict             a Deployment, Service, HPA or PDB of that name belongs to someone else
+--   ProgressDeadlineExceeded  the rollout made no progress within rollout.progressDeadlineSeconds
+-- Written for Lua 5.1 (Argo CD runs gopher-lua), so no goto, integer division or bit operators.
+local terminalReasons = {
+  InvalidSpec = true,
+  ChildConflict = true,
+  ProgressDeadlineExceeded = true,
+}
+
+local function findCondition(conditions, conditionType)
+  if type(conditions) ~= "table" then
+    return nil
+  end
+  for _, condition in ipairs(conditions) do
+    if type(condition) == "table" and condition.type == conditionType then
+      return condition
+    end
+  end
+  return nil
+end
+
+local function describe(condition, fallback)
+  if condition.message ~= nil and condition.message ~= "" then
+    return condition.message
+  end
+  if condition.reason ~= nil and condition.reason ~= "" then
+    return condition.reason
+  end
+  return fallback
+end
+
+local hs = {}
+local generation = nil
+if obj.metadata ~= nil then
+  generation = obj.metadata.generation
+end
+
+local function waiting()
+  hs.status = "Progressing"
+  if generation ~= nil then
+    hs.message = string.format("Waiting for the operator to observe generation %d", generation)
+  else
+    hs.message = "Waiting for the operator to report a status"
+  end
+  return hs
+end
+
+local status = obj.status
+if status == nil or status.observedGeneration == nil then
+  return waiting()
+end
+if generation ~= nil and status.observedGeneration < generation then
+  return waiting()
+end
+
+local ready = findCondition(status.conditions, "Ready")
+-- A Ready condition written for an older spec says nothing about the current one.
+if ready ~= nil and generation ~= nil and ready.observedGeneration ~= nil and ready.observedGeneration < generation then
+  return waiting()
+end
+
+local stalled = findCondition(status.conditions, "Stalled")
+if stalled ~= nil and stalled.status == "True" then
+  hs.status = "Degraded"
+  hs.message = describe(stalled, "The operator reports the ModelDeployment as stalled")
+  return hs
+end
+
+if ready == nil then
+  hs.status = "Progressing"
+  hs.message = "Waiting for the operator to report the Ready condition"
+  return hs
+end
+
+if ready.status == "True" then
+  hs.status = "Healthy"
+  hs.message = describe(ready, "The model is being served")
+  return hs
+end
+
+if ready.status == "False" and terminalReasons[ready.reason] then
+  hs.status = "Degraded"
+  hs.message = describe(ready, "The ModelDeployment cannot become ready")
+  return hs
+end
+
+hs.status = "Progressing"
+hs.message = describe(ready, "Waiting for the model to become ready")
+return hs
