@@ -284,7 +284,7 @@ const runtimeSpec = obj(
       type: 'array',
       description: 'Entrypoint of the server container. Replaces the image entrypoint.',
       maxItems: 32,
-      items: { type: 'string', maxLength: 4096 },
+      items: { type: 'string', description: 'One part of the command.', maxLength: 4096 },
       'x-kubernetes-list-type': 'atomic',
     },
     args: {
@@ -292,7 +292,7 @@ const runtimeSpec = obj(
       description:
         'Extra arguments for the model server, appended to the built-in runtime arguments (for example --max-model-len=8192 for vLLM). With model.format custom they are the only arguments.',
       maxItems: 128,
-      items: { type: 'string', maxLength: 4096 },
+      items: { type: 'string', description: 'One argument.', maxLength: 4096 },
       'x-kubernetes-list-type': 'atomic',
     },
     env: {

@@ -148,10 +148,13 @@ function ajvErrorToFieldError(e: ErrorObject): FieldError {
 /** Turns ajv's errors into one error per problem, in document order, without the noise of anyOf branches. */
 export function toFieldErrors(ajvErrors: readonly ErrorObject[]): FieldError[] {
   const anyOfPaths = ajvErrors.filter((e) => e.keyword === 'anyOf').map((e) => `${e.instancePath}|${e.schemaPath}/`);
+  // An empty string also fails its pattern; saying it is empty is enough.
+  const emptyPaths = new Set(ajvErrors.filter((e) => e.keyword === 'minLength' && e.params['limit'] === 1).map((e) => e.instancePath));
   const out: FieldError[] = [];
   const seen = new Set<string>();
   for (const e of ajvErrors) {
     if (anyOfPaths.some((prefix) => `${e.instancePath}|${e.schemaPath}`.startsWith(prefix))) continue;
+    if (e.keyword === 'pattern' && emptyPaths.has(e.instancePath)) continue;
     const fe = ajvErrorToFieldError(e);
     const key = `${fe.field}\u0000${fe.message}`;
     if (!seen.has(key)) {
