@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { Ajv } from 'ajv';
 import type { ErrorObject } from 'ajv';
 import { parse } from 'yaml';
+import { BUILTIN_RUNTIMES } from '../../../operator/src/runtimes/index.ts';
 import { readChartFile } from './chart-files.ts';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -78,6 +79,7 @@ describe('values.schema.json', () => {
     { name: 'a namespace twice', path: 'watchNamespaces', value: ['a', 'a'], at: '/watchNamespaces', keyword: 'uniqueItems' },
     { name: 'runtimeImages as a list', path: 'runtimeImages', value: ['mlserver=img'], at: '/runtimeImages', keyword: 'type' },
     { name: 'a runtime name with capitals', path: 'runtimeImages', value: { MLServer: 'img:1' }, at: '/runtimeImages', keyword: 'propertyNames' },
+    { name: 'a runtime name with a typo', path: 'runtimeImages', value: { trition: 'img:1' }, at: '/runtimeImages', keyword: 'propertyNames' },
     { name: 'a runtime image with a space', path: 'runtimeImages', value: { mlserver: 'img :1' }, at: '/runtimeImages/mlserver', keyword: 'pattern' },
     { name: 'an image pull policy in lower case', path: 'image.pullPolicy', value: 'always', at: '/image/pullPolicy', keyword: 'enum' },
     { name: 'a digest without sha256:', path: 'image.digest', value: 'abc', at: '/image/digest', keyword: 'pattern' },
@@ -130,6 +132,13 @@ describe('values.schema.json', () => {
     };
     walk(schema, defaults, '');
     assert.deepEqual(missing, []);
+  });
+});
+
+describe('runtimeImages', () => {
+  it('accepts exactly the built-in runtime names of operator/src/runtimes', () => {
+    const names = (schema.properties?.runtimeImages as { propertyNames?: { enum?: string[] } }).propertyNames?.enum ?? [];
+    assert.deepEqual([...names].sort(), Object.keys(BUILTIN_RUNTIMES).sort());
   });
 });
 
