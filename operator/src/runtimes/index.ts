@@ -26,6 +26,8 @@ export interface RuntimeDefinition {
   image: string;
   formats: readonly ModelFormat[];
   defaultPorts: Ports;
+  /** Entrypoint, set where image entrypoints differ between versions. */
+  command?: string[];
   args(ctx: RuntimeContext): string[];
   env(ctx: RuntimeContext): V1EnvVar[];
   /** HTTP paths for the probes; without them the probes open a TCP connection. */
@@ -52,7 +54,8 @@ export const BUILTIN_RUNTIMES: Readonly<Record<BuiltinRuntimeName, RuntimeDefini
     image: 'docker.io/seldonio/mlserver:1.6.1',
     formats: ['sklearn', 'xgboost', 'lightgbm', 'mlflow'],
     defaultPorts: { http: 8080, grpc: 8081 },
-    args: () => ['mlserver', 'start', MODEL_DIR],
+    command: ['mlserver', 'start', MODEL_DIR],
+    args: () => [],
     env: (ctx) => [
       { name: 'MLSERVER_HTTP_PORT', value: String(ctx.ports.http) },
       { name: 'MLSERVER_GRPC_PORT', value: String(ctx.ports.grpc) },
@@ -89,7 +92,9 @@ export const BUILTIN_RUNTIMES: Readonly<Record<BuiltinRuntimeName, RuntimeDefini
     image: 'docker.io/vllm/vllm-openai:v0.10.1.1',
     formats: ['huggingface', 'llm'],
     defaultPorts: { http: 8080 },
-    args: (ctx) => [MODEL_DIR, `--served-model-name=${ctx.modelName}`, `--port=${ctx.ports.http}`],
+    // The OpenAI server module has taken --model in every vLLM release; the image entrypoint has not.
+    command: ['python3', '-m', 'vllm.entrypoints.openai.api_server'],
+    args: (ctx) => [`--model=${MODEL_DIR}`, `--served-model-name=${ctx.modelName}`, `--port=${ctx.ports.http}`],
     env: () => [
       // The weights are already in /mnt/models; never reach out to the Hugging Face Hub.
       { name: 'HF_HUB_OFFLINE', value: '1' },
@@ -215,7 +220,8 @@ export function resolveRuntime(spec: ModelDeploymentSpec, config: RuntimeImageCo
     ),
     sharedMemory: rt.sharedMemory,
   };
-  if (spec.runtime?.command !== undefined) resolved.command = spec.runtime.command;
+  const command = spec.runtime?.command ?? rt.command;
+  if (command !== undefined) resolved.command = command;
   const runAsUser = spec.runtime?.runAsUser ?? rt.runAsUser;
   if (runAsUser !== undefined) resolved.runAsUser = runAsUser;
   return resolved;

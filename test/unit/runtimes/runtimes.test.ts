@@ -107,20 +107,27 @@ const args: Array<[string, ModelDeploymentSpec, string[]]> = [
   ['triton reads the repository and its ports', spec('onnx', { runtime: { ports: { http: 8100 } } }), [
     'tritonserver', '--model-repository=/mnt/models', '--http-port=8100', '--grpc-port=8001',
   ]],
-  ['vllm serves the model under the ModelDeployment name', spec('llm'), ['/mnt/models', '--served-model-name=chat', '--port=8080']],
+  ['vllm serves the model under the ModelDeployment name', spec('llm'), ['--model=/mnt/models', '--served-model-name=chat', '--port=8080']],
   ['user args are appended', spec('llm', { runtime: { args: ['--max-model-len=4096'] } }), [
-    '/mnt/models', '--served-model-name=chat', '--port=8080', '--max-model-len=4096',
+    '--model=/mnt/models', '--served-model-name=chat', '--port=8080', '--max-model-len=4096',
   ]],
   ['custom gets only the user args', spec('custom', { runtime: { image: 'i', args: ['--serve'] } }), ['--serve']],
+  ['mlserver starts from its command; user args follow it', spec('sklearn', { runtime: { args: ['--debug'] } }), ['--debug']],
 ];
 for (const [name, s, want] of args) {
   test(`args: ${name}`, () => assert.deepEqual(resolveRuntime(s, noOverrides, 'chat').args, want));
 }
 
-test('command only when the user sets it', () => {
-  assert.equal(resolveRuntime(spec('sklearn'), noOverrides).command, undefined);
-  assert.deepEqual(resolveRuntime(spec('custom', { runtime: { image: 'i', command: ['/bin/serve'] } }), noOverrides).command, ['/bin/serve']);
-});
+const commands: Array<[string, ModelDeploymentSpec, string[] | undefined]> = [
+  ['mlserver', spec('sklearn'), ['mlserver', 'start', '/mnt/models']],
+  ['vllm', spec('llm'), ['python3', '-m', 'vllm.entrypoints.openai.api_server']],
+  ['triton keeps the image entrypoint', spec('onnx'), undefined],
+  ['custom keeps the image entrypoint', spec('custom', { runtime: { image: 'i' } }), undefined],
+  ['the user command wins', spec('llm', { runtime: { command: ['vllm', 'serve'] } }), ['vllm', 'serve']],
+];
+for (const [name, s, want] of commands) {
+  test(`command: ${name}`, () => assert.deepEqual(resolveRuntime(s, noOverrides).command, want));
+}
 
 test('user env replaces a built-in variable by name and adds new ones', () => {
   const env = resolveRuntime(spec('llm', { runtime: { env: [{ name: 'HF_HUB_OFFLINE', value: '0' }, { name: 'VLLM_LOGGING_LEVEL', value: 'DEBUG' }] } }), noOverrides).env;
