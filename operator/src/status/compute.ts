@@ -2,7 +2,9 @@
 // Conditions follow metav1.Condition and the kstatus convention (Ready summary, Reconciling and
 // Stalled as abnormal-true), so `kubectl wait`, Flux and Argo CD read the truth.
 import type { V1Deployment, V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
-import type { Condition, ModelDeploymentStatus } from '../api/types.ts';
+import { isDeepStrictEqual } from 'node:util';
+import type { Condition, ModelDeploymentStatus, ServedModel } from '../api/types.ts';
+import { servedModelFromTemplate } from '../render/labels.ts';
 
 export const ConditionType = {
   Ready: 'Ready',
@@ -26,15 +28,6 @@ export const Reason = {
   Unknown: 'Unknown',
 } as const;
 
-/** The model a reconcile wants served, as it will appear in status.model. */
-export interface ServedModel {
-  uri: string;
-  format: string;
-  version?: string;
-  runtime: string;
-  image: string;
-}
-
 export interface StatusInput {
   generation: number;
   previous: ModelDeploymentStatus | undefined;
@@ -50,8 +43,6 @@ export interface StatusInput {
     model: ServedModel;
     selector: string;
     url: string;
-    /** Annotation key and value on the pod template that identify the desired model. */
-    templateModelKey: string;
   };
   deployment?: V1Deployment;
   hpa?: V2HorizontalPodAutoscaler;
@@ -70,10 +61,10 @@ interface Rollout {
 }
 
 /** Whether the Deployment has finished rolling out the template we want, as `kubectl rollout status` judges it. */
-export function rolloutState(dep: V1Deployment, templateModelKey: string, model: ServedModel): Rollout {
+export function rolloutState(dep: V1Deployment, model: ServedModel): Rollout {
   const st = dep.status ?? {};
   const want = dep.spec?.replicas ?? 1;
-  const ours = dep.spec?.template?.metadata?.annotations?.[templateModelKey] === model.uri;
+  const ours = isDeepStrictEqual(servedModelFromTemplate(dep.spec?.template), model);
   const progressing = st.conditions?.find((c) => c.type === 'Progressing');
   if (progressing?.status === 'False' && progressing.reason === 'ProgressDeadlineExceeded') {
     return { complete: false, stalled: true, message: `The rollout of ${model.uri} made no progress before its deadline: ${progressing.message ?? ''}`.trim() };
@@ -121,7 +112,7 @@ function computeConditions(input: StatusInput): Cond[] {
   if (input.conflict !== undefined) return terminal(Reason.ChildConflict, input.conflict);
   if (input.applyError !== undefined) return inProgress(Reason.ApplyFailed, input.applyError);
   if (!dep || !desired) return inProgress(Reason.Creating, 'Creating the Deployment, Service and autoscaling objects');
-  const r = rolloutState(dep, desired.templateModelKey, desired.model);
+  const r = rolloutState(dep, desired.model);
   if (r.stalled) return terminal(Reason.ProgressDeadlineExceeded, r.message);
   if (!r.complete) return inProgress(Reason.RollingOut, r.message);
   return [
@@ -150,6 +141,7 @@ export function computeStatus(input: StatusInput): ModelDeploymentStatus {
     conditions: stamp(computeConditions(input), previous?.conditions, input.generation, input.now),
     replicas: dep?.status?.replicas ?? 0,
     readyReplicas: dep?.status?.readyReplicas ?? 0,
+    availableReplicas: dep?.status?.availableReplicas ?? 0,
     updatedReplicas: dep?.status?.updatedReplicas ?? 0,
   };
   const selector = desired?.selector ?? previous?.selector;
@@ -157,7 +149,7 @@ export function computeStatus(input: StatusInput): ModelDeploymentStatus {
   const url = desired?.url ?? previous?.url;
   if (url !== undefined) status.url = url;
   // The model being served changes only once the new one is fully rolled out.
-  const served = dep && desired && rolloutState(dep, desired.templateModelKey, desired.model).complete ? desired.model : previous?.model;
+  const served = dep && desired && rolloutState(dep, desired.model).complete ? desired.model : previous?.model;
   if (served) status.model = { ...served };
   if (hpa?.status) {
     status.autoscaling = {

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { V1Deployment } from '@kubernetes/client-node';
-import { computeStatus, type ServedModel, type StatusInput } from '../../../operator/src/status/compute.ts';
+import type { ServedModel } from '../../../operator/src/api/types.ts';
+import { MODEL_FORMAT_ANNOTATION, MODEL_URI_ANNOTATION, RUNTIME_ANNOTATION, SERVER_CONTAINER } from '../../../operator/src/render/labels.ts';
+import { computeStatus, type StatusInput } from '../../../operator/src/status/compute.ts';
 
-const KEY = 'serving.modelship.dev/model-uri';
 const v1: ServedModel = { uri: 's3://m/v1', format: 'sklearn', runtime: 'mlserver', image: 'mlserver:1' };
 const v2: ServedModel = { uri: 's3://m/v2', format: 'sklearn', runtime: 'mlserver', image: 'mlserver:1' };
 const now = new Date('2026-11-27T12:00:00.500Z');
@@ -12,7 +13,10 @@ function dep(model: ServedModel, s: { replicas?: number; updated?: number; avail
   const want = s.replicas ?? 2;
   return {
     metadata: { name: 'm', generation: s.generation ?? 1 },
-    spec: { replicas: want, selector: {}, template: { metadata: { annotations: { [KEY]: model.uri } } } },
+    spec: { replicas: want, selector: {}, template: {
+      metadata: { annotations: { [MODEL_URI_ANNOTATION]: model.uri!, [MODEL_FORMAT_ANNOTATION]: model.format!, [RUNTIME_ANNOTATION]: model.runtime! } },
+      spec: { containers: [{ name: SERVER_CONTAINER, image: model.image! }] },
+    } },
     status: {
       observedGeneration: s.observed ?? s.generation ?? 1,
       replicas: s.total ?? s.updated ?? want,
@@ -34,7 +38,7 @@ function input(over: Partial<StatusInput>): StatusInput {
     generation: 3,
     previous: undefined,
     now,
-    desired: { model: v1, selector: 'app.kubernetes.io/instance=m', url: 'http://m.ns.svc.cluster.local', templateModelKey: KEY },
+    desired: { model: v1, selector: 'app.kubernetes.io/instance=m', url: 'http://m.ns.svc.cluster.local'},
     ...over,
   };
 }

@@ -1,0 +1,174 @@
+// One reconcile of one ModelDeployment, as ARCHITECTURE.md lays it out: read from the cache,
+// validate, render, apply only the children that differ, delete the ones no longer wanted, and
+// patch /status only when it changed. A steady state makes no write calls.
+import { createHash } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
+import type { KubernetesObject, V1Deployment, V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
+import type { ModelDeployment, ModelDeploymentStatus } from '../api/types.ts';
+import { formatFieldErrors, validateModelDeployment } from '../api/validate.ts';
+import type { RenderConfig } from '../render/config.ts';
+import { renderChildren, selectorString, servedModelFromTemplate, serviceUrl, type DesiredChildren } from '../render/index.ts';
+import { computeStatus } from '../status/compute.ts';
+import { containsDesired, differingPaths } from './diff.ts';
+
+/** The children we own, in the order we apply them. */
+export const CHILD_KINDS = [
+  { kind: 'Deployment', apiVersion: 'apps/v1', field: 'deployment' },
+  { kind: 'Service', apiVersion: 'v1', field: 'service' },
+  { kind: 'HorizontalPodAutoscaler', apiVersion: 'autoscaling/v2', field: 'hpa' },
+  { kind: 'PodDisruptionBudget', apiVersion: 'policy/v1', field: 'pdb' },
+] as const satisfies readonly { kind: string; apiVersion: string; field: keyof DesiredChildren }[];
+
+export type ChildKind = (typeof CHILD_KINDS)[number]['kind'];
+
+/** Names a hash of everything we apply to a child, so that a field we stop sending is noticed. */
+export const APPLIED_HASH_ANNOTATION = 'serving.modelship.dev/applied-hash';
+
+export const EventReason = {
+  Created: 'Created',
+  Updated: 'Updated',
+  Deleted: 'Deleted',
+  InvalidSpec: 'InvalidSpec',
+  ApplyFailed: 'ApplyFailed',
+  DeleteFailed: 'DeleteFailed',
+  ChildConflict: 'ChildConflict',
+  Ready: 'Ready',
+} as const;
+
+export type EventType = 'Normal' | 'Warning';
+
+/** What a reconcile needs from the world: a read-only cache, three kinds of write, and a recorder. */
+export interface ReconcileDeps {
+  getModelDeployment(namespace: string, name: string): ModelDeployment | undefined;
+  getChild(kind: ChildKind, namespace: string, name: string): KubernetesObject | undefined;
+  apply(obj: KubernetesObject): Promise<unknown>;
+  deleteChild(kind: ChildKind, namespace: string, name: string, uid: string): Promise<void>;
+  patchStatus(md: ModelDeployment, status: ModelDeploymentStatus): Promise<void>;
+  event(md: ModelDeployment, type: EventType, reason: string, message: string): void;
+  log: { info(msg: string, fields?: object): void; warn(msg: string, fields?: object): void; debug(msg: string, fields?: object): void };
+  config: RenderConfig;
+  now(): Date;
+}
+
+export class ReconcileError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ReconcileError';
+  }
+}
+
+function errorText(err: unknown): string {
+  const e = err as { body?: unknown; message?: string };
+  if (e && typeof e.body === 'object' && e.body && 'message' in e.body) return String((e.body as { message: unknown }).message);
+  if (typeof e?.body === 'string') {
+    try {
+      return String((JSON.parse(e.body) as { message?: unknown }).message ?? e.body);
+    } catch {
+      return e.body;
+    }
+  }
+  return e?.message ?? String(err);
+}
+
+function controllerUid(obj: KubernetesObject): string | undefined {
+  return obj.metadata?.ownerReferences?.find((r) => r.controller)?.uid;
+}
+
+function withAppliedHash(obj: KubernetesObject): KubernetesObject {
+  const hash = createHash('sha256').update(JSON.stringify(obj)).digest('hex').slice(0, 16);
+  return { ...obj, metadata: { ...obj.metadata, annotations: { ...obj.metadata?.annotations, [APPLIED_HASH_ANNOTATION]: hash } } };
+}
+
+/** Reconciles the ModelDeployment named by `key` ("namespace/name"). Throws to be retried with backoff. */
+export async function reconcile(deps: ReconcileDeps, key: string): Promise<void> {
+  const [namespace, name] = key.split('/') as [string, string];
+  const cached = deps.getModelDeployment(namespace, name);
+  // Deleted: the garbage collector removes the children through their ownerReferences.
+  if (!cached || cached.metadata?.deletionTimestamp) return;
+  // NEVER mutate an object from the cache.
+  const md = structuredClone(cached);
+  const generation = md.metadata?.generation ?? 0;
+  const fields = { namespace, name, kind: 'ModelDeployment' };
+
+  const writeStatus = async (status: ModelDeploymentStatus): Promise<boolean> => {
+    if (isDeepStrictEqual(status, md.status ?? {})) return false;
+    await deps.patchStatus(md, status);
+    return true;
+  };
+
+  const validation = validateModelDeployment(md);
+  if (!validation.ok) {
+    const message = `The spec is invalid: ${formatFieldErrors(validation.errors)}`;
+    const status = computeStatus({ generation, previous: md.status, now: deps.now(), invalidSpec: message });
+    if (await writeStatus(status)) {
+      deps.event(md, 'Warning', EventReason.InvalidSpec, message);
+      deps.log.warn('Rejected an invalid spec', { ...fields, errors: validation.errors });
+    }
+    return;
+  }
+
+  const valid = validation.value;
+  const desired = renderChildren(valid, deps.config);
+  const observed: Partial<Record<ChildKind, KubernetesObject>> = {};
+  const uid = md.metadata?.uid ?? '';
+  let applyError: string | undefined;
+  let conflict: string | undefined;
+
+  for (const { kind, field } of CHILD_KINDS) {
+    const want = desired[field] as KubernetesObject | undefined;
+    const have = deps.getChild(kind, namespace, name);
+    if (have) observed[kind] = have;
+    if (have && controllerUid(have) !== undefined && controllerUid(have) !== uid) {
+      conflict = `${kind} ${name} already exists and is controlled by another owner; rename or delete it`;
+      deps.event(md, 'Warning', EventReason.ChildConflict, conflict);
+      continue;
+    }
+    try {
+      if (want) {
+        const full = withAppliedHash(want);
+        if (have && containsDesired(full, have)) continue;
+        await deps.apply(full);
+        const what = have ? `Updated ${kind} ${name}` : `Created ${kind} ${name}`;
+        const drift = have ? differingPaths(full, have).filter((p) => !p.includes(APPLIED_HASH_ANNOTATION)) : [];
+        deps.event(md, 'Normal', have ? EventReason.Updated : EventReason.Created, drift.length ? `${what} (${drift.slice(0, 5).join(', ')})` : what);
+        deps.log.info(what, { ...fields, child: kind, fields: drift.slice(0, 10) });
+      } else if (have && controllerUid(have) === uid) {
+        await deps.deleteChild(kind, namespace, name, have.metadata?.uid ?? '');
+        delete observed[kind];
+        deps.event(md, 'Normal', EventReason.Deleted, `Deleted ${kind} ${name}: no longer wanted by the spec`);
+        deps.log.info(`Deleted ${kind}`, { ...fields, child: kind });
+      }
+    } catch (err) {
+      const verb = want ? 'Applying' : 'Deleting';
+      applyError = `${verb} ${kind} ${name} failed: ${errorText(err)}`;
+      deps.event(md, 'Warning', want ? EventReason.ApplyFailed : EventReason.DeleteFailed, applyError);
+      deps.log.warn(`${want ? 'Apply' : 'Delete'} of ${kind} failed`, { ...fields, child: kind, error: errorText(err) });
+      break;
+    }
+  }
+
+  const deployment = observed.Deployment;
+  const status = computeStatus({
+    generation,
+    previous: md.status,
+    now: deps.now(),
+    ...(applyError !== undefined ? { applyError } : {}),
+    ...(conflict !== undefined ? { conflict } : {}),
+    desired: {
+      model: servedModelFromTemplate(desired.deployment.spec?.template),
+      selector: selectorString(valid),
+      url: serviceUrl(valid, deps.config),
+    },
+    ...(deployment ? { deployment: deployment as V1Deployment } : {}),
+    ...(observed.HorizontalPodAutoscaler ? { hpa: observed.HorizontalPodAutoscaler as V2HorizontalPodAutoscaler } : {}),
+  });
+  const wasReady = md.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
+  try {
+    const changed = await writeStatus(status);
+    const ready = status.conditions?.find((c) => c.type === 'Ready');
+    if (changed && ready?.status === 'True' && !wasReady) deps.event(md, 'Normal', EventReason.Ready, ready.message);
+  } catch (err) {
+    if (applyError === undefined) throw new ReconcileError(`Patching the status of ${key} failed: ${errorText(err)}`, { cause: err });
+  }
+  if (applyError !== undefined) throw new ReconcileError(applyError);
+}
