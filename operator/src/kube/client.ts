@@ -1,0 +1,170 @@
+// KubeClient: the small interface the controller writes through. HttpKubeClient talks to the
+// API server; test/unit/support/fake-kube.ts is an in-memory stand-in for this interface.
+import { PatchStrategy } from '@kubernetes/client-node';
+import { isNotFound } from './errors.ts';
+import { resourcePath } from './resources.ts';
+import type { RestClient } from './rest.ts';
+import type { KubeList, KubeObject, ObjectRef } from './types.ts';
+
+export const FIELD_MANAGER = 'modelship';
+
+export interface ApplyOptions {
+  /** Default "modelship". */
+  fieldManager?: string;
+  /** Take over fields other managers own. Default true: we own what we apply. */
+  force?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface DeleteOptions {
+  /** Only delete the object with this uid (it is not a newer object of the same name). */
+  uid?: string;
+  /** Only delete this version of the object. */
+  resourceVersion?: string;
+  propagationPolicy?: 'Background' | 'Foreground' | 'Orphan';
+  signal?: AbortSignal;
+}
+
+export interface ListOptions {
+  namespace?: string;
+  labelSelector?: string;
+  signal?: AbortSignal;
+}
+
+/** An object to apply: apiVersion, kind and metadata.name are required. */
+export type ApplyObject = KubeObject & { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } };
+
+export interface KubeClient {
+  /** Server-side apply (application/apply-patch+yaml). Returns the object as stored. */
+  apply<T extends KubeObject>(obj: ApplyObject, options?: ApplyOptions): Promise<T>;
+  /**
+   * Server-side apply on the /status subresource: send apiVersion, kind, metadata.name/namespace
+   * and the whole status the operator owns; fields it owned and left out are removed.
+   */
+  applyStatus<T extends KubeObject>(obj: ApplyObject & { status: unknown }, options?: ApplyOptions): Promise<T>;
+  /** JSON merge patch on the /status subresource. */
+  patchStatus<T extends KubeObject>(ref: ObjectRef, status: unknown, options?: { signal?: AbortSignal }): Promise<T>;
+  /** JSON merge patch on the object. */
+  mergePatch<T extends KubeObject>(ref: ObjectRef, patch: unknown, options?: { signal?: AbortSignal }): Promise<T>;
+  /** Deletes; false when it was already gone. */
+  delete(ref: ObjectRef, options?: DeleteOptions): Promise<boolean>;
+  /** Reads one object from the server (not a cache); undefined when not found. */
+  get<T extends KubeObject>(ref: ObjectRef, options?: { signal?: AbortSignal }): Promise<T | undefined>;
+  create<T extends KubeObject>(obj: ApplyObject, options?: { signal?: AbortSignal }): Promise<T>;
+  /** PUT; with metadata.resourceVersion set, a concurrent change fails with 409 Conflict. */
+  replace<T extends KubeObject>(obj: ApplyObject, options?: { signal?: AbortSignal }): Promise<T>;
+  list<T extends KubeObject>(apiVersion: string, kind: string, options?: ListOptions): Promise<KubeList<T>>;
+}
+
+function path(obj: { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } }, sub?: string): string {
+  return resourcePath(obj.apiVersion, obj.kind, obj.metadata.namespace, obj.metadata.name, sub);
+}
+
+function refPath(ref: ObjectRef, sub?: string): string {
+  return resourcePath(ref.apiVersion, ref.kind, ref.namespace, ref.name, sub);
+}
+
+export class HttpKubeClient implements KubeClient {
+  private readonly rest: RestClient;
+
+  constructor(rest: RestClient) {
+    this.rest = rest;
+  }
+
+  apply<T extends KubeObject>(obj: ApplyObject, options: ApplyOptions = {}): Promise<T> {
+    return this.ssa<T>(path(obj), obj, options);
+  }
+
+  applyStatus<T extends KubeObject>(obj: ApplyObject & { status: unknown }, options: ApplyOptions = {}): Promise<T> {
+    return this.ssa<T>(path(obj, 'status'), obj, options);
+  }
+
+  private ssa<T>(p: string, obj: ApplyObject, options: ApplyOptions): Promise<T> {
+    // JSON is YAML, so the apply body is sent as JSON with the apply content type.
+    return this.rest.request<T>('PATCH', p, {
+      query: { fieldManager: options.fieldManager ?? FIELD_MANAGER, force: options.force ?? true },
+      body: obj,
+      contentType: PatchStrategy.ServerSideApply,
+      signal: options.signal,
+    });
+  }
+
+  patchStatus<T extends KubeObject>(ref: ObjectRef, status: unknown, options: { signal?: AbortSignal } = {}): Promise<T> {
+    return this.rest.request<T>('PATCH', refPath(ref, 'status'), {
+      query: { fieldManager: FIELD_MANAGER },
+      body: { status },
+      contentType: PatchStrategy.MergePatch,
+      signal: options.signal,
+    });
+  }
+
+  mergePatch<T extends KubeObject>(ref: ObjectRef, patch: unknown, options: { signal?: AbortSignal } = {}): Promise<T> {
+    return this.rest.request<T>('PATCH', refPath(ref), {
+      query: { fieldManager: FIELD_MANAGER },
+      body: patch,
+      contentType: PatchStrategy.MergePatch,
+      signal: options.signal,
+    });
+  }
+
+  async delete(ref: ObjectRef, options: DeleteOptions = {}): Promise<boolean> {
+    const preconditions: Record<string, string> = {};
+    if (options.uid) preconditions.uid = options.uid;
+    if (options.resourceVersion) preconditions.resourceVersion = options.resourceVersion;
+    const body: Record<string, unknown> = { apiVersion: 'v1', kind: 'DeleteOptions', propagationPolicy: options.propagationPolicy ?? 'Background' };
+    if (Object.keys(preconditions).length > 0) body.preconditions = preconditions;
+    try {
+      await this.rest.request('DELETE', refPath(ref), { body, signal: options.signal });
+      return true;
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw err;
+    }
+  }
+
+  async get<T extends KubeObject>(ref: ObjectRef, options: { signal?: AbortSignal } = {}): Promise<T | undefined> {
+    try {
+      return await this.rest.request<T>('GET', refPath(ref), { signal: options.signal });
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  create<T extends KubeObject>(obj: ApplyObject, options: { signal?: AbortSignal } = {}): Promise<T> {
+    return this.rest.request<T>('POST', resourcePath(obj.apiVersion, obj.kind, obj.metadata.namespace), {
+      query: { fieldManager: FIELD_MANAGER },
+      body: obj,
+      signal: options.signal,
+    });
+  }
+
+  replace<T extends KubeObject>(obj: ApplyObject, options: { signal?: AbortSignal } = {}): Promise<T> {
+    return this.rest.request<T>('PUT', path(obj), { query: { fieldManager: FIELD_MANAGER }, body: obj, signal: options.signal });
+  }
+
+  async list<T extends KubeObject>(apiVersion: string, kind: string, options: ListOptions = {}): Promise<KubeList<T>> {
+    return listAll<T>(this.rest, apiVersion, kind, options);
+  }
+}
+
+/** Lists every page (500 a page); all pages share the first page's resourceVersion. */
+export async function listAll<T extends KubeObject>(rest: RestClient, apiVersion: string, kind: string, options: ListOptions = {}): Promise<KubeList<T>> {
+  const items: T[] = [];
+  let cont: string | undefined;
+  let resourceVersion = '';
+  do {
+    const page = await rest.request<{ metadata?: { resourceVersion?: string; continue?: string }; items?: T[] }>(
+      'GET',
+      resourcePath(apiVersion, kind, options.namespace),
+      { query: { limit: 500, continue: cont, labelSelector: options.labelSelector }, signal: options.signal },
+    );
+    for (const item of page.items ?? []) {
+      // List items of built-in kinds come without apiVersion/kind.
+      items.push({ ...item, apiVersion: item.apiVersion ?? apiVersion, kind: item.kind ?? kind });
+    }
+    if (!cont) resourceVersion = page.metadata?.resourceVersion ?? '';
+    cont = page.metadata?.continue || undefined;
+  } while (cont);
+  return { items, resourceVersion };
+}

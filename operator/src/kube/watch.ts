@@ -1,0 +1,137 @@
+// LIST and WATCH for one collection, as a ListerWatcher: the informer's only view of the server.
+import { KubeApiError } from './errors.ts';
+import { listAll } from './client.ts';
+import { resourcePath } from './resources.ts';
+import type { RestClient } from './rest.ts';
+import type { KubeList, KubeObject, StatusBody } from './types.ts';
+
+export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK';
+
+export interface WatchEvent<T> {
+  type: WatchEventType;
+  object: T;
+}
+
+/** Why a watch ended. */
+export type WatchEnd =
+  | { kind: 'closed' } // the server ended it (timeoutSeconds) or the stream ended cleanly
+  | { kind: 'gone' } // 410: the resourceVersion is too old; relist
+  | { kind: 'silent' } // nothing arrived within the inactivity timeout
+  | { kind: 'stopped' } // our signal was aborted
+  | { kind: 'error'; error: unknown };
+
+export interface ListerWatcher<T> {
+  list(signal: AbortSignal): Promise<KubeList<T>>;
+  /** Resolves when the watch ends; never rejects. */
+  watch(resourceVersion: string, onEvent: (event: WatchEvent<T>) => void, signal: AbortSignal): Promise<WatchEnd>;
+}
+
+export interface RestListerWatcherOptions {
+  apiVersion: string;
+  kind: string;
+  /** Undefined: all namespaces. */
+  namespace?: string;
+  labelSelector?: string;
+  /**
+   * A watch with no bytes for this long is treated as dead. The server sends bookmarks about
+   * once a minute to watches that allow them, so a quiet healthy watch stays under it.
+   */
+  inactivityTimeoutMs?: number;
+  random?: () => number;
+}
+
+export const DEFAULT_INACTIVITY_TIMEOUT_MS = 150_000;
+// client-go's reflector asks the server to end each watch after 5–10 minutes.
+const MIN_WATCH_TIMEOUT_S = 300;
+
+export function restListerWatcher<T extends KubeObject>(rest: RestClient, options: RestListerWatcherOptions): ListerWatcher<T> {
+  const inactivityMs = options.inactivityTimeoutMs ?? DEFAULT_INACTIVITY_TIMEOUT_MS;
+  const random = options.random ?? Math.random;
+  const path = resourcePath(options.apiVersion, options.kind, options.namespace);
+  const withTypeMeta = (obj: T): T => (obj.apiVersion && obj.kind ? obj : { ...obj, apiVersion: options.apiVersion, kind: options.kind });
+  return {
+    list: (signal) => listAll<T>(rest, options.apiVersion, options.kind, { namespace: options.namespace, labelSelector: options.labelSelector, signal }),
+    async watch(resourceVersion, onEvent, signal) {
+      const local = new AbortController();
+      const onAbort = (): void => local.abort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      let silent = false;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const arm = (): void => {
+        clearTimeout(timer);
+        timer = setTimeout(() => {
+          silent = true;
+          local.abort();
+        }, inactivityMs);
+        timer.unref();
+      };
+      const ended = (err?: unknown): WatchEnd => {
+        if (signal.aborted) return { kind: 'stopped' };
+        if (silent) return { kind: 'silent' };
+        return err === undefined ? { kind: 'closed' } : { kind: 'error', error: err };
+      };
+      try {
+        arm();
+        const response = await rest.send('GET', path, {
+          query: {
+            watch: 1,
+            resourceVersion,
+            allowWatchBookmarks: true,
+            timeoutSeconds: Math.floor(MIN_WATCH_TIMEOUT_S * (1 + random())),
+            labelSelector: options.labelSelector,
+          },
+          signal: local.signal,
+          timeoutMs: 0,
+        });
+        if (response.httpStatusCode === 410) return { kind: 'gone' };
+        if (response.httpStatusCode !== 200) {
+          const text = await response.body.text();
+          let status: StatusBody | undefined;
+          try {
+            status = JSON.parse(text) as StatusBody;
+          } catch {
+            status = undefined;
+          }
+          return ended(new KubeApiError('GET', path, response.httpStatusCode, status, text));
+        }
+        const stream = response.body.stream();
+        if (!stream) return ended(new Error(`The watch on ${path} returned no body.`));
+        arm();
+        const reader = stream.getReader();
+        const decoder = new TextDecoder();
+        let buffered = '';
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          arm();
+          buffered += decoder.decode(value, { stream: true });
+          let nl: number;
+          while ((nl = buffered.indexOf('\n')) !== -1) {
+            const line = buffered.slice(0, nl).trim();
+            buffered = buffered.slice(nl + 1);
+            if (line === '') continue;
+            const event = JSON.parse(line) as { type: string; object: unknown };
+            if (event.type === 'ERROR') {
+              const status = event.object as StatusBody;
+              void reader.cancel().catch(() => {});
+              if (status.code === 410) return { kind: 'gone' };
+              return ended(new KubeApiError('GET', path, status.code ?? 500, status, ''));
+            }
+            if (event.type === 'ADDED' || event.type === 'MODIFIED' || event.type === 'DELETED') {
+              onEvent({ type: event.type, object: withTypeMeta(event.object as T) });
+            } else if (event.type === 'BOOKMARK') {
+              onEvent({ type: 'BOOKMARK', object: event.object as T });
+            }
+          }
+        }
+        return ended();
+      } catch (err) {
+        return ended(err);
+      } finally {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+        local.abort();
+      }
+    },
+  };
+}

@@ -1,0 +1,163 @@
+// The wire format of our requests, checked by capturing what would go to the server
+// (through client-node's HttpLibrary seam). No server is imitated: answers are canned.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { KubeConfig, ResponseContext, SelfDecodingBody, type RequestContext } from '@kubernetes/client-node';
+import { Registry } from 'prom-client';
+import { HttpKubeClient } from '../../../operator/src/kube/client.ts';
+import { isConflict, isNotFound, KubeApiError } from '../../../operator/src/kube/errors.ts';
+import { resourcePath } from '../../../operator/src/kube/resources.ts';
+import { RestClient } from '../../../operator/src/kube/rest.ts';
+import { createMetrics } from '../../../operator/src/observability/metrics.ts';
+
+function kubeConfig(): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'c', server: 'https://k8s.test:6443', skipTLSVerify: true }],
+    users: [{ name: 'u', token: 'test-token' }],
+    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+    currentContext: 'x',
+  });
+  return kc;
+}
+
+interface Sent {
+  method: string;
+  url: URL;
+  headers: Record<string, string>;
+  body: unknown;
+}
+
+function setup(answers: Array<{ status: number; body?: unknown }>): { client: HttpKubeClient; sent: Sent[]; metrics: ReturnType<typeof createMetrics> } {
+  const sent: Sent[] = [];
+  const metrics = createMetrics(new Registry(), { defaultMetrics: false });
+  const rest = new RestClient(kubeConfig(), {
+    metrics,
+    sender: {
+      async send(req: RequestContext) {
+        const raw = req.getBody();
+        sent.push({ method: req.getHttpMethod(), url: new URL(req.getUrl()), headers: req.getHeaders(), body: typeof raw === 'string' ? JSON.parse(raw) : raw });
+        const a = answers.shift() ?? { status: 200, body: {} };
+        const text = a.body === undefined ? '' : JSON.stringify(a.body);
+        return new ResponseContext(a.status, { 'content-type': 'application/json' }, new SelfDecodingBody(Promise.resolve(Buffer.from(text))));
+      },
+    },
+  });
+  return { client: new HttpKubeClient(rest), sent, metrics };
+}
+
+const deployment = {
+  apiVersion: 'apps/v1',
+  kind: 'Deployment',
+  metadata: { name: 'fraud', namespace: 'risk', labels: { 'app.kubernetes.io/managed-by': 'modelship' } },
+  spec: { template: { spec: { containers: [{ name: 'server', image: 'img' }] } } },
+};
+
+describe('HttpKubeClient', () => {
+  it('applies with server-side apply: PATCH, apply content type, field manager modelship, force', async () => {
+    const { client, sent } = setup([{ status: 200, body: { ...deployment, metadata: { ...deployment.metadata, uid: 'u1' } } }]);
+    const got = await client.apply<typeof deployment & { metadata: { uid: string } }>(deployment);
+    assert.equal(got.metadata.uid, 'u1');
+    const req = sent[0];
+    assert.ok(req);
+    assert.equal(req.method, 'PATCH');
+    assert.equal(req.url.pathname, '/apis/apps/v1/namespaces/risk/deployments/fraud');
+    assert.equal(req.url.searchParams.get('fieldManager'), 'modelship');
+    assert.equal(req.url.searchParams.get('force'), 'true');
+    assert.equal(req.headers['Content-Type'], 'application/apply-patch+yaml');
+    assert.equal(req.headers.Authorization, 'Bearer test-token');
+    assert.deepEqual(req.body, deployment, 'the object is sent as is, with no fields added or dropped');
+  });
+
+  it('applies status on the /status subresource', async () => {
+    const { client, sent } = setup([{ status: 200, body: {} }]);
+    await client.applyStatus({
+      apiVersion: 'serving.modelship.dev/v1alpha1',
+      kind: 'ModelDeployment',
+      metadata: { name: 'fraud', namespace: 'risk' },
+      status: { observedGeneration: 2 },
+    });
+    assert.equal(sent[0]?.url.pathname, '/apis/serving.modelship.dev/v1alpha1/namespaces/risk/modeldeployments/fraud/status');
+    assert.equal(sent[0]?.headers['Content-Type'], 'application/apply-patch+yaml');
+  });
+
+  it('merge-patches status on the /status subresource', async () => {
+    const { client, sent } = setup([{ status: 200, body: {} }]);
+    await client.patchStatus({ apiVersion: 'serving.modelship.dev/v1alpha1', kind: 'ModelDeployment', namespace: 'risk', name: 'fraud' }, { replicas: 1 });
+    assert.equal(sent[0]?.method, 'PATCH');
+    assert.equal(sent[0]?.url.pathname, '/apis/serving.modelship.dev/v1alpha1/namespaces/risk/modeldeployments/fraud/status');
+    assert.equal(sent[0]?.headers['Content-Type'], 'application/merge-patch+json');
+    assert.deepEqual(sent[0]?.body, { status: { replicas: 1 } });
+  });
+
+  it('deletes with a uid precondition and background propagation; a missing object is not an error', async () => {
+    const { client, sent } = setup([
+      { status: 200, body: { kind: 'Status', status: 'Success' } },
+      { status: 404, body: { kind: 'Status', reason: 'NotFound', code: 404, message: 'not found' } },
+    ]);
+    const ref = { apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', namespace: 'risk', name: 'fraud' };
+    assert.equal(await client.delete(ref, { uid: 'u-123' }), true);
+    assert.equal(await client.delete(ref), false);
+    assert.equal(sent[0]?.method, 'DELETE');
+    assert.equal(sent[0]?.url.pathname, '/apis/autoscaling/v2/namespaces/risk/horizontalpodautoscalers/fraud');
+    assert.deepEqual(sent[0]?.body, { apiVersion: 'v1', kind: 'DeleteOptions', propagationPolicy: 'Background', preconditions: { uid: 'u-123' } });
+  });
+
+  it('turns API errors into KubeApiError with the Status reason and message', async () => {
+    const { client } = setup([{ status: 409, body: { kind: 'Status', reason: 'Conflict', code: 409, message: 'the object has been modified' } }]);
+    await assert.rejects(
+      client.replace({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: 'l', namespace: 'ns', resourceVersion: '1' } }),
+      (err: unknown) => {
+        assert.ok(err instanceof KubeApiError);
+        assert.ok(isConflict(err));
+        assert.ok(!isNotFound(err));
+        assert.match(err.message, /PUT .*leases\/l failed with 409 Conflict: the object has been modified/);
+        return true;
+      },
+    );
+  });
+
+  it('get returns undefined for a missing object', async () => {
+    const { client } = setup([{ status: 404, body: { kind: 'Status', reason: 'NotFound', code: 404 } }]);
+    assert.equal(await client.get({ apiVersion: 'v1', kind: 'Service', namespace: 'a', name: 'b' }), undefined);
+  });
+
+  it('lists every page, fills in apiVersion and kind, and keeps the first page resourceVersion', async () => {
+    const { client, sent } = setup([
+      { status: 200, body: { metadata: { resourceVersion: '100', continue: 'tok' }, items: [{ metadata: { name: 'a', namespace: 'n' } }] } },
+      { status: 200, body: { metadata: { resourceVersion: '100' }, items: [{ metadata: { name: 'b', namespace: 'n' } }] } },
+    ]);
+    const list = await client.list('apps/v1', 'Deployment', { labelSelector: 'app.kubernetes.io/managed-by=modelship' });
+    assert.equal(list.resourceVersion, '100');
+    assert.deepEqual(list.items.map((i) => [i.apiVersion, i.kind, i.metadata?.name]), [['apps/v1', 'Deployment', 'a'], ['apps/v1', 'Deployment', 'b']]);
+    assert.equal(sent[0]?.url.pathname, '/apis/apps/v1/deployments');
+    assert.equal(sent[0]?.url.searchParams.get('labelSelector'), 'app.kubernetes.io/managed-by=modelship');
+    assert.equal(sent[1]?.url.searchParams.get('continue'), 'tok');
+  });
+
+  it('counts every request in rest_client_requests_total by code, method and host', async () => {
+    const { client, metrics } = setup([{ status: 200, body: {} }, { status: 404, body: { kind: 'Status', code: 404 } }]);
+    await client.apply(deployment);
+    await client.get({ apiVersion: 'v1', kind: 'Service', namespace: 'a', name: 'b' });
+    const values = (await metrics.restClientRequests.get()).values.map((v) => `${v.labels.method} ${v.labels.code} ${v.labels.host} ${v.value}`);
+    assert.deepEqual(values.sort(), ['GET 404 k8s.test:6443 1', 'PATCH 200 k8s.test:6443 1']);
+  });
+});
+
+describe('resourcePath', () => {
+  const cases: Array<[string, string, string | undefined, string | undefined, string | undefined, string]> = [
+    ['v1', 'Service', 'ns', 'svc', undefined, '/api/v1/namespaces/ns/services/svc'],
+    ['apps/v1', 'Deployment', undefined, undefined, undefined, '/apis/apps/v1/deployments'],
+    ['apps/v1', 'Deployment', 'ns', undefined, undefined, '/apis/apps/v1/namespaces/ns/deployments'],
+    ['policy/v1', 'PodDisruptionBudget', 'ns', 'p', undefined, '/apis/policy/v1/namespaces/ns/poddisruptionbudgets/p'],
+    ['serving.modelship.dev/v1alpha1', 'ModelDeployment', 'ns', 'm', 'status', '/apis/serving.modelship.dev/v1alpha1/namespaces/ns/modeldeployments/m/status'],
+    ['coordination.k8s.io/v1', 'Lease', 'ns', 'l', undefined, '/apis/coordination.k8s.io/v1/namespaces/ns/leases/l'],
+    ['v1', 'Namespace', undefined, 'ns', undefined, '/api/v1/namespaces/ns'],
+  ];
+  for (const [apiVersion, kind, ns, name, sub, want] of cases) {
+    it(`${kind} ${ns ?? '*'}/${name ?? ''} ${sub ?? ''}`, () => assert.equal(resourcePath(apiVersion, kind, ns, name, sub), want));
+  }
+  it('refuses an unknown kind, saying where to add it', () => {
+    assert.throws(() => resourcePath('example.com/v1', 'Widget'), /RESOURCE_TYPES/);
+  });
+});

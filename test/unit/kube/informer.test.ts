@@ -1,0 +1,282 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { diffList, Informer, ReconnectBackoff } from '../../../operator/src/kube/informer.ts';
+import type { KubeList, KubeObject } from '../../../operator/src/kube/types.ts';
+import type { ListerWatcher, WatchEnd, WatchEvent } from '../../../operator/src/kube/watch.ts';
+import { settle } from '../support/fake-clock.ts';
+
+interface Obj extends KubeObject {
+  spec?: { n: number };
+}
+
+function obj(ns: string, name: string, rv: string, n = 0): Obj {
+  return { apiVersion: 'v1', kind: 'Thing', metadata: { namespace: ns, name, resourceVersion: rv }, spec: { n } };
+}
+
+interface WatchCall {
+  namespace: string | undefined;
+  rv: string;
+  send: (e: WatchEvent<Obj>) => void;
+  end: (e: WatchEnd) => void;
+}
+
+/** A scripted ListerWatcher: lists answer from a script, watches stay open until the test ends them. */
+class ScriptedLW {
+  lists: Array<KubeList<Obj> | Error> = [];
+  listCalls: Array<string | undefined> = [];
+  watches: WatchCall[] = [];
+
+  for(namespace: string | undefined): ListerWatcher<Obj> {
+    return {
+      list: async () => {
+        this.listCalls.push(namespace);
+        const next = this.lists.shift();
+        if (!next) throw new Error('no scripted list');
+        if (next instanceof Error) throw next;
+        return { items: next.items.filter((o) => namespace === undefined || o.metadata?.namespace === namespace), resourceVersion: next.resourceVersion };
+      },
+      watch: (rv, onEvent, signal) =>
+        new Promise<WatchEnd>((resolve) => {
+          signal.addEventListener('abort', () => resolve({ kind: 'stopped' }), { once: true });
+          this.watches.push({ namespace, rv, send: onEvent, end: resolve });
+        }),
+    };
+  }
+
+  last(): WatchCall {
+    const w = this.watches.at(-1);
+    assert.ok(w, 'a watch is open');
+    return w;
+  }
+}
+
+function setup(namespaces?: string[]): {
+  lw: ScriptedLW;
+  informer: Informer<Obj>;
+  sleeps: number[];
+  events: string[];
+  clock: { t: number };
+} {
+  const lw = new ScriptedLW();
+  const sleeps: number[] = [];
+  const clock = { t: 0 };
+  const informer = new Informer<Obj>({
+    apiVersion: 'v1',
+    kind: 'Thing',
+    namespaces,
+    listerWatcher: (ns) => lw.for(ns),
+    now: () => clock.t,
+    // Sleeps take no wall time but yield to the event loop, as a real timer would.
+    sleep: async (ms, signal) => {
+      sleeps.push(ms);
+      clock.t += ms;
+      await new Promise((r) => setImmediate(r));
+      return !signal.aborted;
+    },
+  });
+  const events: string[] = [];
+  informer.on({
+    add: (o) => events.push(`add ${o.metadata?.name}@${o.metadata?.resourceVersion}`),
+    update: (o, old) => events.push(`update ${o.metadata?.name}@${old.metadata?.resourceVersion}->${o.metadata?.resourceVersion}`),
+    delete: (o) => events.push(`delete ${o.metadata?.name}`),
+  });
+  return { lw, informer, sleeps, events, clock };
+}
+
+describe('Informer', () => {
+  it('lists, reports synced, then watches from the list resourceVersion', async () => {
+    const { lw, informer, events } = setup();
+    lw.lists.push({ items: [obj('a', 'x', '5'), obj('b', 'y', '6')], resourceVersion: '10' });
+    assert.equal(informer.hasSynced(), false);
+    informer.start();
+    assert.equal(await informer.waitForSync(), true);
+    await settle();
+    assert.deepEqual(events, ['add x@5', 'add y@6']);
+    assert.equal(lw.last().rv, '10');
+    assert.equal(informer.get('a', 'x')?.metadata?.resourceVersion, '5');
+    assert.deepEqual(informer.list('b').map((o) => o.metadata?.name), ['y']);
+    assert.equal(informer.list().length, 2);
+    await informer.stop();
+  });
+
+  it('applies watch events to the cache and calls handlers with the old object', async () => {
+    const { lw, informer, events } = setup();
+    lw.lists.push({ items: [obj('a', 'x', '5')], resourceVersion: '10' });
+    informer.start();
+    await settle();
+    const w = lw.last();
+    w.send({ type: 'ADDED', object: obj('a', 'z', '11') });
+    w.send({ type: 'MODIFIED', object: obj('a', 'x', '12', 1) });
+    w.send({ type: 'MODIFIED', object: obj('a', 'x', '12', 1) });
+    w.send({ type: 'DELETED', object: obj('a', 'z', '13') });
+    assert.deepEqual(events, ['add x@5', 'add z@11', 'update x@5->12', 'delete z']);
+    assert.equal(informer.get('a', 'z'), undefined);
+    assert.equal(informer.get('a', 'x')?.spec?.n, 1);
+    await informer.stop();
+  });
+
+  it('relists on 410 Gone and turns the difference into events', async () => {
+    const { lw, informer, events, sleeps } = setup();
+    lw.lists.push({ items: [obj('a', 'keep', '1'), obj('a', 'change', '2'), obj('a', 'drop', '3')], resourceVersion: '10' });
+    lw.lists.push({ items: [obj('a', 'keep', '1'), obj('a', 'change', '20'), obj('a', 'new', '21')], resourceVersion: '30' });
+    informer.start();
+    await settle();
+    events.length = 0;
+    lw.last().end({ kind: 'gone' });
+    await settle();
+    assert.equal(lw.listCalls.length, 2);
+    assert.deepEqual(events, ['delete drop', 'add new@21', 'update change@2->20']);
+    assert.equal(lw.last().rv, '30');
+    assert.deepEqual(sleeps, [], 'a relist after 410 does not wait');
+    await informer.stop();
+  });
+
+  it('re-watches from the last seen resourceVersion after an error, with backoff 0.8 s doubling to 30 s', async () => {
+    const { lw, informer, sleeps } = setup();
+    lw.lists.push({ items: [], resourceVersion: '10' });
+    informer.start();
+    await settle();
+    lw.last().send({ type: 'ADDED', object: obj('a', 'x', '15') });
+    lw.last().send({ type: 'BOOKMARK', object: { metadata: { resourceVersion: '17' } } });
+    for (let i = 0; i < 8; i++) {
+      lw.last().end({ kind: 'error', error: new Error('connection refused') });
+      await settle();
+    }
+    assert.deepEqual(sleeps, [800, 1600, 3200, 6400, 12800, 25600, 30000, 30000]);
+    assert.equal(lw.listCalls.length, 1, 'errors other than 410 do not relist');
+    assert.ok(lw.watches.slice(1).every((w) => w.rv === '17'), 'every re-watch starts at the last seen resourceVersion (a bookmark counts)');
+    await informer.stop();
+  });
+
+  it('treats a silent connection like an error and never gives up on list failures', async () => {
+    const { lw, informer, sleeps } = setup();
+    lw.lists.push(new Error('503'), new Error('503'), { items: [obj('a', 'x', '1')], resourceVersion: '10' });
+    informer.start();
+    await settle(10);
+    assert.equal(informer.hasSynced(), true);
+    assert.deepEqual(sleeps, [800, 1600]);
+    lw.last().end({ kind: 'silent' });
+    await settle();
+    assert.deepEqual(sleeps, [800, 1600, 3200]);
+    assert.equal(lw.last().rv, '10');
+    await informer.stop();
+  });
+
+  it('resets the backoff after two minutes without trouble', async () => {
+    const { lw, informer, sleeps, clock } = setup();
+    lw.lists.push({ items: [], resourceVersion: '10' });
+    informer.start();
+    await settle();
+    for (let i = 0; i < 3; i++) {
+      lw.last().end({ kind: 'error', error: new Error('x') });
+      await settle();
+    }
+    clock.t += 121_000;
+    lw.last().end({ kind: 'error', error: new Error('x') });
+    await settle();
+    assert.deepEqual(sleeps, [800, 1600, 3200, 800]);
+    await informer.stop();
+  });
+
+  it('re-watches at once when the server ends a healthy watch, but backs off a watch that ends instantly', async () => {
+    const { lw, informer, sleeps, clock } = setup();
+    lw.lists.push({ items: [], resourceVersion: '10' });
+    informer.start();
+    await settle();
+    clock.t += 300_000;
+    lw.last().end({ kind: 'closed' });
+    await settle();
+    assert.deepEqual(sleeps, []);
+    assert.equal(lw.watches.length, 2);
+    lw.last().end({ kind: 'closed' });
+    await settle();
+    assert.deepEqual(sleeps, [800], 'an instant empty close is not a healthy watch');
+    await informer.stop();
+  });
+
+  it('hands out frozen objects', async () => {
+    const { lw, informer } = setup();
+    lw.lists.push({ items: [obj('a', 'x', '1', 1)], resourceVersion: '10' });
+    informer.start();
+    await informer.waitForSync();
+    const cached = informer.get('a', 'x');
+    assert.ok(cached?.spec);
+    const spec = cached.spec;
+    assert.throws(() => {
+      spec.n = 2;
+    }, TypeError);
+    assert.throws(() => {
+      (cached.metadata as { name?: string }).name = 'y';
+    }, TypeError);
+    await informer.stop();
+  });
+
+  it('watches each listed namespace separately and syncs only when all have listed', async () => {
+    const { lw, informer } = setup(['a', 'b']);
+    lw.lists.push({ items: [obj('a', 'x', '1'), obj('b', 'y', '2'), obj('c', 'z', '3')], resourceVersion: '10' });
+    informer.start();
+    await settle();
+    assert.equal(informer.hasSynced(), false, 'b has not listed yet');
+    lw.lists.push({ items: [obj('a', 'x', '1'), obj('b', 'y', '2'), obj('c', 'z', '3')], resourceVersion: '11' });
+    // The b loop is in its list backoff; the next attempt lists.
+    await settle(10);
+    assert.equal(informer.hasSynced(), true);
+    assert.deepEqual(lw.listCalls.slice(0, 2), ['a', 'b']);
+    assert.deepEqual(informer.list().map((o) => o.metadata?.name).sort(), ['x', 'y']);
+    assert.deepEqual(new Set(lw.watches.map((w) => w.namespace)), new Set(['a', 'b']));
+    await informer.stop();
+  });
+
+  it('keeps going when a handler throws', async () => {
+    const { lw, informer, events } = setup();
+    informer.on({
+      add: () => {
+        throw new Error('handler bug');
+      },
+    });
+    lw.lists.push({ items: [obj('a', 'x', '1')], resourceVersion: '10' });
+    informer.start();
+    await settle();
+    lw.last().send({ type: 'ADDED', object: obj('a', 'y', '11') });
+    assert.deepEqual(events, ['add x@1', 'add y@11']);
+    assert.ok(informer.get('a', 'y'));
+    await informer.stop();
+  });
+
+  it('stop() ends the loops and a pending waitForSync', async () => {
+    const { lw, informer } = setup();
+    lw.lists.push(new Error('down'));
+    informer.start();
+    const waiting = informer.waitForSync();
+    await informer.stop();
+    assert.equal(await waiting, false);
+    assert.ok(lw.listCalls.length >= 1);
+  });
+});
+
+describe('diffList', () => {
+  it('finds added, changed and removed objects; same resourceVersion is no change', () => {
+    const cached = new Map([
+      ['a/x', obj('a', 'x', '1')],
+      ['a/y', obj('a', 'y', '2')],
+      ['a/z', obj('a', 'z', '3')],
+    ]);
+    const d = diffList(cached, [obj('a', 'x', '1'), obj('a', 'y', '9'), obj('a', 'w', '4')]);
+    assert.deepEqual(d.added.map((o) => o.metadata?.name), ['w']);
+    assert.deepEqual(d.updated.map((u) => `${u.old.metadata?.resourceVersion}->${u.obj.metadata?.resourceVersion}`), ['2->9']);
+    assert.deepEqual(d.deleted.map((o) => o.metadata?.name), ['z']);
+  });
+});
+
+describe('ReconnectBackoff', () => {
+  it('doubles from 0.8 s, caps at 30 s, and resets after 2 minutes', () => {
+    let t = 0;
+    const b = new ReconnectBackoff(() => t);
+    const seq = Array.from({ length: 8 }, () => b.next());
+    assert.deepEqual(seq, [800, 1600, 3200, 6400, 12800, 25600, 30000, 30000]);
+    t += 120_000;
+    assert.equal(b.next(), 30000, 'exactly 2 minutes is not yet a reset');
+    t += 120_001;
+    assert.equal(b.next(), 800);
+  });
+});
