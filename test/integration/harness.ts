@@ -6,7 +6,16 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { readState, type ClusterState } from '../cluster/cluster.ts';
+import { readState, repoRoot, type ClusterState } from '../cluster/cluster.ts';
+
+export { repoRoot };
+export const CRD_FILE = join(repoRoot, 'crds/modeldeployments.serving.modelship.dev.yaml');
+
+/** Installs (or updates) the generated CRD and waits until it is served. */
+export function installCrd(): void {
+  kubectl(['apply', '--server-side', '--force-conflicts', '--field-manager=modelship-tests', '-f', CRD_FILE]);
+  kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/modeldeployments.serving.modelship.dev']);
+}
 
 export function cluster(): ClusterState {
   const s = readState();
