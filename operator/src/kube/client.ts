@@ -31,17 +31,21 @@ export interface ListOptions {
   signal?: AbortSignal;
 }
 
-/** An object to apply: apiVersion, kind and metadata.name are required. */
-export type ApplyObject = KubeObject & { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } };
+/** What an object sent to the server must have: apiVersion, kind and metadata.name. */
+export interface ApplyTarget {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string };
+}
 
 export interface KubeClient {
   /** Server-side apply (application/apply-patch+yaml). Returns the object as stored. */
-  apply<T extends KubeObject>(obj: ApplyObject, options?: ApplyOptions): Promise<T>;
+  apply<T extends ApplyTarget>(obj: T, options?: ApplyOptions): Promise<T>;
   /**
    * Server-side apply on the /status subresource: send apiVersion, kind, metadata.name/namespace
    * and the whole status the operator owns; fields it owned and left out are removed.
    */
-  applyStatus<T extends KubeObject>(obj: ApplyObject & { status: unknown }, options?: ApplyOptions): Promise<T>;
+  applyStatus<T extends KubeObject>(obj: ApplyTarget & { status: unknown }, options?: ApplyOptions): Promise<T>;
   /** JSON merge patch on the /status subresource. */
   patchStatus<T extends KubeObject>(ref: ObjectRef, status: unknown, options?: { signal?: AbortSignal }): Promise<T>;
   /** JSON merge patch on the object. */
@@ -50,13 +54,13 @@ export interface KubeClient {
   delete(ref: ObjectRef, options?: DeleteOptions): Promise<boolean>;
   /** Reads one object from the server (not a cache); undefined when not found. */
   get<T extends KubeObject>(ref: ObjectRef, options?: { signal?: AbortSignal }): Promise<T | undefined>;
-  create<T extends KubeObject>(obj: ApplyObject, options?: { signal?: AbortSignal }): Promise<T>;
+  create<T extends ApplyTarget>(obj: T, options?: { signal?: AbortSignal }): Promise<T>;
   /** PUT; with metadata.resourceVersion set, a concurrent change fails with 409 Conflict. */
-  replace<T extends KubeObject>(obj: ApplyObject, options?: { signal?: AbortSignal }): Promise<T>;
+  replace<T extends ApplyTarget>(obj: T, options?: { signal?: AbortSignal }): Promise<T>;
   list<T extends KubeObject>(apiVersion: string, kind: string, options?: ListOptions): Promise<KubeList<T>>;
 }
 
-function path(obj: { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } }, sub?: string): string {
+function path(obj: ApplyTarget, sub?: string): string {
   return resourcePath(obj.apiVersion, obj.kind, obj.metadata.namespace, obj.metadata.name, sub);
 }
 
@@ -71,15 +75,15 @@ export class HttpKubeClient implements KubeClient {
     this.rest = rest;
   }
 
-  apply<T extends KubeObject>(obj: ApplyObject, options: ApplyOptions = {}): Promise<T> {
+  apply<T extends ApplyTarget>(obj: T, options: ApplyOptions = {}): Promise<T> {
     return this.ssa<T>(path(obj), obj, options);
   }
 
-  applyStatus<T extends KubeObject>(obj: ApplyObject & { status: unknown }, options: ApplyOptions = {}): Promise<T> {
+  applyStatus<T extends KubeObject>(obj: ApplyTarget & { status: unknown }, options: ApplyOptions = {}): Promise<T> {
     return this.ssa<T>(path(obj, 'status'), obj, options);
   }
 
-  private ssa<T>(p: string, obj: ApplyObject, options: ApplyOptions): Promise<T> {
+  private ssa<T>(p: string, obj: ApplyTarget, options: ApplyOptions): Promise<T> {
     // JSON is YAML, so the apply body is sent as JSON with the apply content type.
     return this.rest.request<T>('PATCH', p, {
       query: { fieldManager: options.fieldManager ?? FIELD_MANAGER, force: options.force ?? true },
@@ -131,7 +135,7 @@ export class HttpKubeClient implements KubeClient {
     }
   }
 
-  create<T extends KubeObject>(obj: ApplyObject, options: { signal?: AbortSignal } = {}): Promise<T> {
+  create<T extends ApplyTarget>(obj: T, options: { signal?: AbortSignal } = {}): Promise<T> {
     return this.rest.request<T>('POST', resourcePath(obj.apiVersion, obj.kind, obj.metadata.namespace), {
       query: { fieldManager: FIELD_MANAGER },
       body: obj,
@@ -139,7 +143,7 @@ export class HttpKubeClient implements KubeClient {
     });
   }
 
-  replace<T extends KubeObject>(obj: ApplyObject, options: { signal?: AbortSignal } = {}): Promise<T> {
+  replace<T extends ApplyTarget>(obj: T, options: { signal?: AbortSignal } = {}): Promise<T> {
     return this.rest.request<T>('PUT', path(obj), { query: { fieldManager: FIELD_MANAGER }, body: obj, signal: options.signal });
   }
 
