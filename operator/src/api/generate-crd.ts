@@ -1,5 +1,5 @@
-// Writes the ModelDeployment CRD from schema.ts to crds/ and to the chart's crds/.
-// Run: `npm run gen:crd`. A unit test fails when the checked-in files are stale.
+// Writes the ModelDeployment CRD from schema.ts to crds/ and to the chart's crds/, and refreshes
+// types.ts. Run: `npm run gen:crd`. A unit test fails when the checked-in files are stale.
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +17,7 @@ import {
   VERSION,
 } from './schema.ts';
 import type { SchemaNode } from './schema.ts';
+import { renderTypesTs, TYPES_PATH } from './generate-types.ts';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '../../..');
 export const CRD_FILE_NAME = `${CRD_NAME}.yaml`;
@@ -103,4 +104,6 @@ if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.
     writeFileSync(path, yaml);
     console.log(`Wrote ${path}`);
   }
+  writeFileSync(TYPES_PATH, renderTypesTs());
+  console.log(`Wrote ${TYPES_PATH}`);
 }

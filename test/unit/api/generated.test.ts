@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { CRD_PATHS, renderCrdYaml } from '../../../operator/src/api/generate-crd.ts';
 import { renderTypesTs, TYPES_PATH } from '../../../operator/src/api/generate-types.ts';
 
-test('types.ts matches the schema (run: npx node operator/src/api/generate-types.ts)', () => {
+test('types.ts matches the schema (run: npm run gen:crd)', () => {
   assert.equal(readFileSync(TYPES_PATH, 'utf8'), renderTypesTs());
 });
 
