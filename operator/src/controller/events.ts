@@ -69,7 +69,7 @@ function time(epochMs: number): string {
 }
 
 /** A new Event for a first occurrence. Pure. */
-export function newEvent(subject: EventSubject, type: EventType, reason: string, message: string, nowMs: number, seq: number, host?: string): CoreEvent {
+export function newEvent(subject: EventSubject, type: EventType, reason: string, message: string, nowMs: number, seq: number, host?: string, component: string = COMPONENT): CoreEvent {
   const m = subject.metadata ?? {};
   const name = m.name ?? 'unknown';
   // client-go names events "<object>.<unix nanos in hex>"; seq keeps same-millisecond events apart.
@@ -87,7 +87,7 @@ export function newEvent(subject: EventSubject, type: EventType, reason: string,
     count: 1,
     firstTimestamp: time(nowMs),
     lastTimestamp: time(nowMs),
-    source: host ? { component: COMPONENT, host } : { component: COMPONENT },
+    source: host ? { component, host } : { component },
   };
 }
 
@@ -121,6 +121,8 @@ export interface EventRecorderOptions {
   /** Wall-clock ms. */
   now?: () => number;
   host?: string;
+  /** source.component of the Events; default "modelship-operator". */
+  component?: string;
   spamFilter?: SpamFilter;
 }
 
@@ -135,6 +137,7 @@ export class EventRecorder {
   private readonly logger: Logger | undefined;
   private readonly now: () => number;
   private readonly host: string;
+  private readonly component: string;
   private readonly spam: SpamFilter;
   /** Correlation key → the Event that carries it (LRU by insertion order). */
   private readonly seen = new Map<string, Seen>();
@@ -148,6 +151,7 @@ export class EventRecorder {
     this.logger = options.logger;
     this.now = options.now ?? (() => Date.now());
     this.host = options.host ?? hostname();
+    this.component = options.component ?? COMPONENT;
     this.spam = options.spamFilter ?? new SpamFilter();
   }
 
@@ -207,7 +211,7 @@ export class EventRecorder {
           this.seen.delete(key);
         }
       }
-      const ev = newEvent(subject, type, reason, message, now, this.seq++, this.host);
+      const ev = newEvent(subject, type, reason, message, now, this.seq++, this.host, this.component);
       await this.client.create(ev);
       this.touch(key, { name: ev.metadata.name, namespace: ev.metadata.namespace, count: 1 });
     } catch (err) {
