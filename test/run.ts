@@ -36,6 +36,8 @@ else if (integrationOnly) patterns = [integration];
 else patterns = [unit, integration];
 
 const needsCluster = patterns.some((p) => p.includes('integration'));
-const testArgs = ['--test', '--test-reporter=spec', '--test-timeout=600000'];
+// One file at a time: the integration files share one cluster, and each runs operators that
+// watch every namespace.
+const testArgs = ['--test', '--test-reporter=spec', '--test-timeout=600000', '--test-concurrency=1'];
 if (needsCluster) testArgs.push(`--test-global-setup=${join(root, 'test/integration/global-setup.ts')}`);
 process.exit(run(process.execPath, [...testArgs, ...patterns]));

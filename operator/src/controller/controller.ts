@@ -12,12 +12,13 @@ import type { Metrics } from '../observability/metrics.ts';
 import type { RenderConfig } from '../render/config.ts';
 import { MANAGED_BY_SELECTOR } from '../render/labels.ts';
 import { WorkQueue } from './queue.ts';
-import { CHILD_KINDS, reconcile, type ChildKind, type EventType, type ReconcileDeps } from './reconcile.ts';
+import type { EventType, Reason } from './events.ts';
+import { CHILD_KINDS, reconcile, type ChildKind, type ReconcileDeps } from './reconcile.ts';
 
 export const CONTROLLER_NAME = 'modeldeployment';
 
 export interface EventSink {
-  event(md: ModelDeployment, type: EventType, reason: string, message: string): void;
+  event(md: ModelDeployment, type: EventType, reason: Reason, message: string): void;
 }
 
 export interface ControllerOptions {
@@ -54,6 +55,10 @@ export class Controller {
       getModelDeployment: (ns, name) => this.modelDeployments.get(ns, name),
       getChild: (kind, ns, name) => this.children[kind].get(ns, name) as KubernetesObject | undefined,
       apply: (obj) => opts.client.apply(obj as Parameters<KubeClient['apply']>[0]),
+      replaceSpec: (obj) => {
+        const o = obj as KubernetesObject & { spec?: unknown };
+        return opts.client.mergePatch({ apiVersion: o.apiVersion!, kind: o.kind!, namespace: o.metadata!.namespace!, name: o.metadata!.name! }, { spec: o.spec });
+      },
       deleteChild: async (kind, namespace, name, uid) => {
         const apiVersion = CHILD_KINDS.find((c) => c.kind === kind)!.apiVersion;
         await opts.client.delete({ apiVersion, kind, namespace, name }, { uid, propagationPolicy: 'Background' });

@@ -9,7 +9,9 @@ import { formatFieldErrors, validateModelDeployment } from '../api/validate.ts';
 import type { RenderConfig } from '../render/config.ts';
 import { renderChildren, selectorString, servedModelFromTemplate, serviceUrl, type DesiredChildren } from '../render/index.ts';
 import { computeStatus } from '../status/compute.ts';
+import { isInvalid, isNamespaceTerminating } from '../kube/errors.ts';
 import { containsDesired, differingPaths } from './diff.ts';
+import { Reason as EventReason, type EventType, type Reason } from './events.ts';
 
 /** The children we own, in the order we apply them. */
 export const CHILD_KINDS = [
@@ -24,27 +26,21 @@ export type ChildKind = (typeof CHILD_KINDS)[number]['kind'];
 /** Names a hash of everything we apply to a child, so that a field we stop sending is noticed. */
 export const APPLIED_HASH_ANNOTATION = 'serving.modelship.dev/applied-hash';
 
-export const EventReason = {
-  Created: 'Created',
-  Updated: 'Updated',
-  Deleted: 'Deleted',
-  InvalidSpec: 'InvalidSpec',
-  ApplyFailed: 'ApplyFailed',
-  DeleteFailed: 'DeleteFailed',
-  ChildConflict: 'ChildConflict',
-  Ready: 'Ready',
-} as const;
-
-export type EventType = 'Normal' | 'Warning';
 
 /** What a reconcile needs from the world: a read-only cache, three kinds of write, and a recorder. */
 export interface ReconcileDeps {
   getModelDeployment(namespace: string, name: string): ModelDeployment | undefined;
   getChild(kind: ChildKind, namespace: string, name: string): KubernetesObject | undefined;
   apply(obj: KubernetesObject): Promise<unknown>;
+  /**
+   * Overwrites the object's spec with ours (a JSON merge patch, which replaces lists whole). For
+   * drift that server-side apply alone cannot undo: another manager took over an item of a keyed
+   * list (say, a Service port edited by hand), so our apply would add a second item beside it.
+   */
+  replaceSpec(obj: KubernetesObject): Promise<unknown>;
   deleteChild(kind: ChildKind, namespace: string, name: string, uid: string): Promise<void>;
   patchStatus(md: ModelDeployment, status: ModelDeploymentStatus): Promise<void>;
-  event(md: ModelDeployment, type: EventType, reason: string, message: string): void;
+  event(md: ModelDeployment, type: EventType, reason: Reason, message: string): void;
   log: { info(msg: string, fields?: object): void; warn(msg: string, fields?: object): void; debug(msg: string, fields?: object): void };
   config: RenderConfig;
   now(): Date;
@@ -120,14 +116,21 @@ export async function reconcile(deps: ReconcileDeps, key: string): Promise<void>
     if (have) observed[kind] = have;
     if (have && controllerUid(have) !== undefined && controllerUid(have) !== uid) {
       conflict = `${kind} ${name} already exists and is controlled by another owner; rename or delete it`;
-      deps.event(md, 'Warning', EventReason.ChildConflict, conflict);
+      deps.event(md, 'Warning', EventReason.NotOwned, conflict);
       continue;
     }
     try {
       if (want) {
         const full = withAppliedHash(want);
         if (have && containsDesired(full, have)) continue;
-        await deps.apply(full);
+        try {
+          await deps.apply(full);
+        } catch (err) {
+          if (!have || !isInvalid(err)) throw err;
+          deps.log.info(`Replaced the spec of ${kind} before applying`, { ...fields, child: kind, error: errorText(err) });
+          await deps.replaceSpec(full);
+          await deps.apply(full);
+        }
         const what = have ? `Updated ${kind} ${name}` : `Created ${kind} ${name}`;
         const drift = have ? differingPaths(full, have).filter((p) => !p.includes(APPLIED_HASH_ANNOTATION)) : [];
         deps.event(md, 'Normal', have ? EventReason.Updated : EventReason.Created, drift.length ? `${what} (${drift.slice(0, 5).join(', ')})` : what);
@@ -139,6 +142,11 @@ export async function reconcile(deps: ReconcileDeps, key: string): Promise<void>
         deps.log.info(`Deleted ${kind}`, { ...fields, child: kind });
       }
     } catch (err) {
+      // The namespace is being deleted, and this ModelDeployment with it: nothing left to do.
+      if (isNamespaceTerminating(err)) {
+        deps.log.debug('Skipped a namespace that is being deleted', fields);
+        return;
+      }
       const verb = want ? 'Applying' : 'Deleting';
       applyError = `${verb} ${kind} ${name} failed: ${errorText(err)}`;
       deps.event(md, 'Warning', want ? EventReason.ApplyFailed : EventReason.DeleteFailed, applyError);
@@ -163,9 +171,10 @@ export async function reconcile(deps: ReconcileDeps, key: string): Promise<void>
     ...(observed.HorizontalPodAutoscaler ? { hpa: observed.HorizontalPodAutoscaler as V2HorizontalPodAutoscaler } : {}),
   });
   const wasReady = md.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
+  const ready = status.conditions?.find((c) => c.type === 'Ready');
   try {
     const changed = await writeStatus(status);
-    const ready = status.conditions?.find((c) => c.type === 'Ready');
+    deps.log.debug(changed ? 'Updated the status' : 'Left the status as it was', { ...fields, generation, ready: ready?.status, reason: ready?.reason, message: ready?.message });
     if (changed && ready?.status === 'True' && !wasReady) deps.event(md, 'Normal', EventReason.Ready, ready.message);
   } catch (err) {
     if (applyError === undefined) throw new ReconcileError(`Patching the status of ${key} failed: ${errorText(err)}`, { cause: err });

@@ -32,3 +32,10 @@ export const isGone = (err: unknown): boolean => code(err) === 410;
 export const isAlreadyExists = (err: unknown): boolean => code(err) === 409 && err instanceof KubeApiError && err.reason === 'AlreadyExists';
 export const isInvalid = (err: unknown): boolean => code(err) === 422;
 export const isForbidden = (err: unknown): boolean => code(err) === 403;
+
+/** A write refused because its namespace is being deleted: nothing to retry. */
+export const isNamespaceTerminating = (err: unknown): boolean =>
+  code(err) === 403 &&
+  err instanceof KubeApiError &&
+  (((err.status?.details as { causes?: { type?: string }[] } | undefined)?.causes ?? []).some((c) => c.type === 'NamespaceTerminating') ||
+    /because it is being terminated/.test(err.message));

@@ -5,12 +5,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { ModelDeployment, ModelDeploymentSpec, ModelDeploymentStatus } from '../../../operator/src/api/types.ts';
+import { KubeApiError } from '../../../operator/src/kube/errors.ts';
 import { APPLIED_HASH_ANNOTATION, reconcile, type ChildKind, type ReconcileDeps } from '../../../operator/src/controller/reconcile.ts';
 import { defaultRenderConfig } from '../../../operator/src/render/index.ts';
 import { mdep } from '../api/fixtures.ts';
 
 interface Write {
-  verb: 'apply' | 'delete' | 'status';
+  verb: 'apply' | 'delete' | 'status' | 'replaceSpec';
   kind: string;
   name: string;
 }
@@ -21,6 +22,10 @@ class World implements ReconcileDeps {
   writes: Write[] = [];
   events: { type: string; reason: string; message: string }[] = [];
   failApply = new Set<string>();
+  /** Kinds whose next apply fails as the API server does when a keyed list item has another owner. */
+  invalidOnce = new Set<string>();
+  /** Kinds whose writes fail as in a namespace being deleted. */
+  terminating = false;
   config = defaultRenderConfig;
   log = { info() {}, warn() {}, debug() {} };
   now = () => new Date('2026-11-27T12:00:00Z');
@@ -36,12 +41,24 @@ class World implements ReconcileDeps {
   }
   async apply(obj: KubernetesObject) {
     if (this.failApply.has(obj.kind!)) throw Object.assign(new Error('boom'), { body: { message: `admission webhook denied ${obj.kind}` } });
+    if (this.terminating) {
+      throw new KubeApiError('PATCH', '/x', 403, { kind: 'Status', status: 'Failure', reason: 'Forbidden', message: 'unable to create new content in namespace ml because it is being terminated', details: { causes: [{ type: 'NamespaceTerminating' }] } }, '');
+    }
+    if (this.invalidOnce.delete(obj.kind!)) {
+      throw new KubeApiError('PATCH', '/x', 422, { kind: 'Status', status: 'Failure', reason: 'Invalid', message: 'spec.ports[1].name: Duplicate value: "http"' }, '');
+    }
     this.writes.push({ verb: 'apply', kind: obj.kind!, name: obj.metadata!.name! });
     // Like the API server: keep what was applied, and add fields of its own.
     const stored = structuredClone(obj);
     stored.metadata = { ...stored.metadata, uid: `uid-${obj.kind}`, resourceVersion: '1' };
     this.children.set(`${obj.kind}/${obj.metadata!.namespace}/${obj.metadata!.name}`, stored);
     return stored;
+  }
+  async replaceSpec(obj: KubernetesObject) {
+    this.writes.push({ verb: 'replaceSpec', kind: obj.kind!, name: obj.metadata!.name! });
+    const key = `${obj.kind}/${obj.metadata!.namespace}/${obj.metadata!.name}`;
+    this.children.set(key, { ...this.children.get(key)!, spec: structuredClone((obj as { spec?: unknown }).spec) } as KubernetesObject);
+    return undefined;
   }
   async deleteChild(kind: ChildKind, ns: string, name: string) {
     this.writes.push({ verb: 'delete', kind, name });
@@ -144,6 +161,28 @@ describe('reconcile', () => {
     assert.match(w.events[0]?.message ?? '', /spec\.type/);
   });
 
+  it('replaces the spec when apply alone cannot undo an edit to a keyed list', async () => {
+    const w = new World();
+    w.put(mdep({ replicas: 2 }));
+    await reconcile(w, KEY);
+    w.clear();
+    const svc = w.getChild('Service', 'ml', 'demo') as KubernetesObject & { spec: { ports: { port: number }[] } };
+    svc.spec.ports[0]!.port = 8999;
+    w.invalidOnce.add('Service');
+    await reconcile(w, KEY);
+    assert.deepEqual(w.writes.filter((x) => x.kind === 'Service').map((x) => x.verb), ['replaceSpec', 'apply']);
+    assert.equal((w.getChild('Service', 'ml', 'demo') as typeof svc).spec.ports[0]?.port, 80);
+  });
+
+  it('stops quietly in a namespace that is being deleted', async () => {
+    const w = new World();
+    w.put(mdep({ replicas: 1 }));
+    w.terminating = true;
+    await reconcile(w, KEY);
+    assert.deepEqual(w.events, [], 'no event and no retry');
+    assert.deepEqual(w.writes, []);
+  });
+
   it('recreates a deleted child', async () => {
     const w = new World();
     w.put(mdep(autoscaled));
@@ -194,7 +233,7 @@ describe('reconcile', () => {
     await reconcile(w, KEY);
     assert.ok(!w.writes.some((x) => x.kind === 'Service'));
     assert.equal(ready(w)?.reason, 'ChildConflict');
-    assert.ok(w.events.some((e) => e.type === 'Warning' && e.reason === 'ChildConflict'));
+    assert.ok(w.events.some((e) => e.type === 'Warning' && e.reason === 'NotOwned'));
   });
 
   it('reports a failed apply on the status and as an event, and throws so the key is retried', async () => {

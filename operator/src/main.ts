@@ -1,0 +1,136 @@
+// The operator process: config, logger, metrics, health, the controller, leader election and
+// signals. Everything else lives in the modules named in ARCHITECTURE.md.
+import { parseConfig, ConfigError, USAGE, VERSION, wantsHelp, wantsVersion, type Config } from './config.ts';
+import { Controller } from './controller/controller.ts';
+import { EventRecorder } from './controller/events.ts';
+import { HttpKubeClient } from './kube/client.ts';
+import { LeaderElector } from './kube/lease.ts';
+import { RestClient } from './kube/rest.ts';
+import { createLogger, type Logger } from './observability/logger.ts';
+import { Checks, startHealthServer, startMetricsServer, type RunningServer } from './observability/health.ts';
+import { metrics, registry } from './observability/metrics.ts';
+import { defaultRenderConfig, type RenderConfig } from './render/config.ts';
+
+function renderConfigFrom(config: Config): RenderConfig {
+  return {
+    ...defaultRenderConfig,
+    // parseConfig accepts only the built-in runtime names.
+    runtimeImages: { ...defaultRenderConfig.runtimeImages, ...(config.runtimeImages as RenderConfig['runtimeImages']) },
+    ...(config.fetcherImage ? { modelFetcherImage: config.fetcherImage } : {}),
+    clusterDomain: config.clusterDomain,
+  };
+}
+
+async function run(config: Config, log: Logger): Promise<number> {
+  const rest = RestClient.fromDefault({ metrics });
+  const client = new HttpKubeClient(rest);
+  const events = new EventRecorder({ client, logger: log });
+  const controller = new Controller({
+    rest,
+    client,
+    events,
+    logger: log,
+    metrics,
+    renderConfig: renderConfigFrom(config),
+    namespaces: config.watchNamespaces,
+    concurrency: config.concurrency,
+  });
+
+  const liveness = new Checks();
+  liveness.add('ping', () => true);
+  const readiness = new Checks();
+  // Ready once the caches are synced, leader or not: a standby must pass its readiness probe.
+  readiness.add('informers-synced', () => controller.hasSynced());
+  const servers: RunningServer[] = [await startHealthServer(config.healthProbeBindAddress, liveness, readiness)];
+  if (config.metricsBindAddress) servers.push(await startMetricsServer(config.metricsBindAddress, registry));
+
+  controller.startInformers();
+  log.info('Started the operator', {
+    version: VERSION,
+    server: rest.server,
+    namespaces: config.watchNamespaces.length ? config.watchNamespaces : 'all',
+    concurrency: config.concurrency,
+    leaderElect: config.leaderElect,
+  });
+
+  let stopping = false;
+  let elector: LeaderElector | undefined;
+  const done = new Promise<number>((resolve) => {
+    const shutdown = async (signal: string, code: number) => {
+      if (stopping) return;
+      stopping = true;
+      log.info('Received a signal, shutting down', { signal });
+      try {
+        await controller.stop(config.shutdownTimeoutSeconds * 1000);
+        await elector?.release();
+        await elector?.stop();
+        await events.flush();
+        await Promise.all(servers.map((s) => s.close()));
+      } catch (err) {
+        log.error('Shutdown did not finish cleanly', { error: (err as Error).message });
+        code = 1;
+      }
+      log.info('Stopped the operator', { code });
+      resolve(code);
+    };
+    process.once('SIGTERM', () => void shutdown('SIGTERM', 0));
+    process.once('SIGINT', () => void shutdown('SIGINT', 0));
+    const begin = async () => {
+      if (!(await controller.waitForSync())) return;
+      log.info('Synced the caches');
+      if (!config.leaderElect) {
+        controller.startWorkers();
+        return;
+      }
+      elector = new LeaderElector({
+        client,
+        namespace: config.leaderElectionNamespace,
+        name: config.leaderElectionId,
+        logger: log,
+        metrics,
+        onStartedLeading: () => {
+          log.info('Became the leader: reconciling', { lease: `${config.leaderElectionNamespace}/${config.leaderElectionId}` });
+          controller.startWorkers();
+        },
+        onStoppedLeading: () => {
+          if (stopping) return;
+          // Another replica may already be reconciling: stop at once and let the pod restart.
+          log.error('Lost the leader lease: exiting so that only one replica reconciles');
+          void shutdown('lease-lost', 1);
+        },
+      });
+      void elector.run();
+    };
+    void begin();
+  });
+  return done;
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  if (wantsVersion(argv)) {
+    process.stdout.write(`modelship-operator ${VERSION}\n`);
+    return;
+  }
+  if (wantsHelp(argv)) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  let config: Config;
+  try {
+    config = parseConfig(argv, process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`modelship-operator: ${err.message}\n\n${USAGE}`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const log = createLogger(config.logLevel);
+  process.on('unhandledRejection', (err) => log.error('Caught an unhandled rejection', { error: (err as Error)?.stack ?? String(err) }));
+  process.exitCode = await run(config, log);
+  // Open watches and timers are closed; exit even if a socket lingers.
+  setTimeout(() => process.exit(process.exitCode ?? 0), 1000).unref();
+}
+
+await main();
