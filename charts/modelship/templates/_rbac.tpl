@@ -1,32 +1,37 @@
 {{/*
 The operator's rules, and nothing more: every verb here is one the operator calls, and removing any
-one rule makes a named integration test fail. No wildcards; no secrets (the operator names a
-credentials Secret in the pods it renders but never reads it). The bodies are plain YAML so that
-test/unit/chart/ can parse them; test/unit/chart/rbac-rules.ts lists the same rules.
+one rule makes a named integration test fail (test/integration/chart-rbac.test.ts). No wildcards; no
+secrets (the operator names a credentials Secret in the pods it renders but never reads it).
+- ModelDeployments are read only through the informer (list, watch), never with get; the status is
+  written by server-side apply on /status (patch). The operator never writes a spec.
+- Children are read through informers (list, watch) and written by server-side apply, which needs
+  create (a new object) as well as patch. Deployments and Services are never deleted (every
+  ModelDeployment has them; garbage collection removes them with it); an HPA or a PDB is deleted
+  when the spec no longer asks for it.
+- Events are core/v1 Events: created, then patched when the same event repeats.
+The bodies are plain YAML so that test/unit/chart/ can parse them; test/unit/chart/rbac-rules.ts
+lists the same rules.
 */}}
 {{- define "modelship.operatorRules" -}}
 - apiGroups: ["serving.modelship.dev"]
   resources: ["modeldeployments"]
-  verbs: ["get", "list", "watch"]
+  verbs: ["list", "watch"]
 - apiGroups: ["serving.modelship.dev"]
   resources: ["modeldeployments/status"]
-  verbs: ["patch", "update"]
+  verbs: ["patch"]
 - apiGroups: ["apps"]
   resources: ["deployments"]
-  verbs: ["get", "list", "watch", "create", "patch", "delete"]
+  verbs: ["list", "watch", "create", "patch"]
 - apiGroups: [""]
   resources: ["services"]
-  verbs: ["get", "list", "watch", "create", "patch", "delete"]
+  verbs: ["list", "watch", "create", "patch"]
 - apiGroups: ["autoscaling"]
   resources: ["horizontalpodautoscalers"]
-  verbs: ["get", "list", "watch", "create", "patch", "delete"]
+  verbs: ["list", "watch", "create", "patch", "delete"]
 - apiGroups: ["policy"]
   resources: ["poddisruptionbudgets"]
-  verbs: ["get", "list", "watch", "create", "patch", "delete"]
+  verbs: ["list", "watch", "create", "patch", "delete"]
 - apiGroups: [""]
-  resources: ["events"]
-  verbs: ["create", "patch"]
-- apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create", "patch"]
 {{- end }}

@@ -18,18 +18,22 @@ export interface Permission {
   resourceName?: string;
 }
 
-const CHILD_VERBS = ['get', 'list', 'watch', 'create', 'patch', 'delete'];
+// Children are read through informers and written by server-side apply (create + patch).
+const APPLIED = ['list', 'watch', 'create', 'patch'];
+// An HPA or a PDB is deleted when the spec stops asking for it; a Deployment or Service never is.
+const APPLIED_AND_DELETED = [...APPLIED, 'delete'];
 
 /** The operator's rules: in the ClusterRole, or in the Role of each watched namespace. */
 export const OPERATOR_RULES: readonly PolicyRule[] = [
-  { apiGroups: ['serving.modelship.dev'], resources: ['modeldeployments'], verbs: ['get', 'list', 'watch'] },
-  { apiGroups: ['serving.modelship.dev'], resources: ['modeldeployments/status'], verbs: ['patch', 'update'] },
-  { apiGroups: ['apps'], resources: ['deployments'], verbs: CHILD_VERBS },
-  { apiGroups: [''], resources: ['services'], verbs: CHILD_VERBS },
-  { apiGroups: ['autoscaling'], resources: ['horizontalpodautoscalers'], verbs: CHILD_VERBS },
-  { apiGroups: ['policy'], resources: ['poddisruptionbudgets'], verbs: CHILD_VERBS },
+  // Read only through the informer; the status is written by server-side apply on /status.
+  { apiGroups: ['serving.modelship.dev'], resources: ['modeldeployments'], verbs: ['list', 'watch'] },
+  { apiGroups: ['serving.modelship.dev'], resources: ['modeldeployments/status'], verbs: ['patch'] },
+  { apiGroups: ['apps'], resources: ['deployments'], verbs: APPLIED },
+  { apiGroups: [''], resources: ['services'], verbs: APPLIED },
+  { apiGroups: ['autoscaling'], resources: ['horizontalpodautoscalers'], verbs: APPLIED_AND_DELETED },
+  { apiGroups: ['policy'], resources: ['poddisruptionbudgets'], verbs: APPLIED_AND_DELETED },
+  // core/v1 Events only (operator/src/controller/events.ts), never events.k8s.io.
   { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
-  { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
 ];
 
 /**
