@@ -65,7 +65,8 @@ export async function startOperator(opts: OperatorOptions = {}): Promise<Operato
       join(repoRoot, 'operator/src/main.ts'),
       `--health-probe-bind-address=127.0.0.1:${healthPort}`,
       `--metrics-bind-address=127.0.0.1:${metricsPort}`,
-      '--leader-election-namespace=default',
+      // The operator refuses a repeated flag, so the default namespace only when args name none.
+      ...((opts.args ?? []).some((a) => a.startsWith('--leader-election-namespace')) ? [] : ['--leader-election-namespace=default']),
       ...(opts.args ?? []),
     ],
     {
