@@ -75,6 +75,20 @@ function withAppliedHash(obj: KubernetesObject): KubernetesObject {
   return { ...obj, metadata: { ...obj.metadata, annotations: { ...obj.metadata?.annotations, [APPLIED_HASH_ANNOTATION]: hash } } };
 }
 
+interface ChildOutcome {
+  kind: ChildKind;
+  done?: 'Created' | 'Updated' | 'Deleted';
+  drift?: string[];
+  conflict?: string;
+  error?: unknown;
+  deleting?: boolean;
+}
+
+/** "Deployment", "Deployment and Service", "Deployment, Service and PodDisruptionBudget". */
+function listKinds(kinds: string[]): string {
+  return kinds.length <= 1 ? (kinds[0] ?? '') : `${kinds.slice(0, -1).join(', ')} and ${kinds.at(-1)}`;
+}
+
 /** Reconciles the ModelDeployment named by `key` ("namespace/name"). Throws to be retried with backoff. */
 export async function reconcile(deps: ReconcileDeps, key: string): Promise<void> {
   const [namespace, name] = key.split('/') as [string, string];
@@ -110,49 +124,65 @@ export async function reconcile(deps: ReconcileDeps, key: string): Promise<void>
   let applyError: string | undefined;
   let conflict: string | undefined;
 
-  for (const { kind, field } of CHILD_KINDS) {
-    const want = desired[field] as KubernetesObject | undefined;
-    const have = deps.getChild(kind, namespace, name);
-    if (have) observed[kind] = have;
-    if (have && controllerUid(have) !== undefined && controllerUid(have) !== uid) {
-      conflict = `${kind} ${name} already exists and is controlled by another owner; rename or delete it`;
-      deps.event(md, 'Warning', EventReason.NotOwned, conflict);
-      continue;
-    }
-    try {
-      if (want) {
-        const full = withAppliedHash(want);
-        if (have && containsDesired(full, have)) continue;
-        try {
-          await deps.apply(full);
-        } catch (err) {
-          if (!have || !isInvalid(err)) throw err;
-          deps.log.info(`Replaced the spec of ${kind} before applying`, { ...fields, child: kind, error: errorText(err) });
-          await deps.replaceSpec(full);
-          await deps.apply(full);
+  // The children are independent of each other: sync them at once, to keep a reconcile short.
+  const outcomes = await Promise.all(
+    CHILD_KINDS.map(async ({ kind, field }): Promise<ChildOutcome> => {
+      const want = desired[field] as KubernetesObject | undefined;
+      const have = deps.getChild(kind, namespace, name);
+      if (have) observed[kind] = have;
+      if (have && controllerUid(have) !== undefined && controllerUid(have) !== uid) {
+        return { kind, conflict: `${kind} ${name} already exists and is controlled by another owner; rename or delete it` };
+      }
+      try {
+        if (want) {
+          const full = withAppliedHash(want);
+          if (have && containsDesired(full, have)) return { kind };
+          try {
+            await deps.apply(full);
+          } catch (err) {
+            if (!have || !isInvalid(err)) throw err;
+            deps.log.info(`Replaced the spec of ${kind} before applying`, { ...fields, child: kind, error: errorText(err) });
+            await deps.replaceSpec(full);
+            await deps.apply(full);
+          }
+          if (!have) return { kind, done: 'Created' };
+          return { kind, done: 'Updated', drift: differingPaths(full, have).filter((p) => !p.includes(APPLIED_HASH_ANNOTATION)) };
         }
-        const what = have ? `Updated ${kind} ${name}` : `Created ${kind} ${name}`;
-        const drift = have ? differingPaths(full, have).filter((p) => !p.includes(APPLIED_HASH_ANNOTATION)) : [];
-        deps.event(md, 'Normal', have ? EventReason.Updated : EventReason.Created, drift.length ? `${what} (${drift.slice(0, 5).join(', ')})` : what);
-        deps.log.info(what, { ...fields, child: kind, fields: drift.slice(0, 10) });
-      } else if (have && controllerUid(have) === uid) {
-        await deps.deleteChild(kind, namespace, name, have.metadata?.uid ?? '');
-        delete observed[kind];
-        deps.event(md, 'Normal', EventReason.Deleted, `Deleted ${kind} ${name}: no longer wanted by the spec`);
-        deps.log.info(`Deleted ${kind}`, { ...fields, child: kind });
+        if (have && controllerUid(have) === uid) {
+          await deps.deleteChild(kind, namespace, name, have.metadata?.uid ?? '');
+          delete observed[kind];
+          return { kind, done: 'Deleted' };
+        }
+        return { kind };
+      } catch (err) {
+        return { kind, error: err, deleting: !want };
       }
-    } catch (err) {
-      // The namespace is being deleted, and this ModelDeployment with it: nothing left to do.
-      if (isNamespaceTerminating(err)) {
-        deps.log.debug('Skipped a namespace that is being deleted', fields);
-        return;
-      }
-      const verb = want ? 'Applying' : 'Deleting';
-      applyError = `${verb} ${kind} ${name} failed: ${errorText(err)}`;
-      deps.event(md, 'Warning', want ? EventReason.ApplyFailed : EventReason.DeleteFailed, applyError);
-      deps.log.warn(`${want ? 'Apply' : 'Delete'} of ${kind} failed`, { ...fields, child: kind, error: errorText(err) });
-      break;
-    }
+    }),
+  );
+
+  // The namespace is being deleted, and this ModelDeployment with it: nothing left to do.
+  if (outcomes.some((o) => o.error !== undefined && isNamespaceTerminating(o.error))) {
+    deps.log.debug('Skipped a namespace that is being deleted', fields);
+    return;
+  }
+  for (const done of ['Created', 'Updated', 'Deleted'] as const) {
+    const these = outcomes.filter((o) => o.done === done);
+    if (these.length === 0) continue;
+    const drift = these.flatMap((o) => (o.drift ?? []).map((p) => `${o.kind} ${p}`));
+    const message = `${done} ${listKinds(these.map((o) => o.kind))} ${name}${done === 'Deleted' ? ': no longer wanted by the spec' : ''}${drift.length ? ` (${drift.slice(0, 5).join(', ')})` : ''}`;
+    deps.event(md, 'Normal', EventReason[done], message);
+    deps.log.info(message, { ...fields, children: these.map((o) => o.kind), fields: drift.slice(0, 10) });
+  }
+  const conflicts = outcomes.filter((o) => o.conflict !== undefined).map((o) => o.conflict as string);
+  if (conflicts.length) {
+    conflict = conflicts.join('; ');
+    deps.event(md, 'Warning', EventReason.NotOwned, conflict);
+  }
+  const failed = outcomes.filter((o) => o.error !== undefined);
+  if (failed.length) {
+    applyError = failed.map((o) => `${o.deleting ? 'Deleting' : 'Applying'} ${o.kind} ${name} failed: ${errorText(o.error)}`).join('; ');
+    deps.event(md, 'Warning', failed.some((o) => !o.deleting) ? EventReason.ApplyFailed : EventReason.DeleteFailed, applyError);
+    deps.log.warn('Syncing children failed', { ...fields, error: applyError });
   }
 
   const deployment = observed.Deployment;

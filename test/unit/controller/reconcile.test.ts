@@ -116,7 +116,9 @@ describe('reconcile', () => {
       assert.ok(child.metadata?.annotations?.[APPLIED_HASH_ANNOTATION]);
     }
     assert.equal((w.getChild('Deployment', 'ml', 'demo') as { spec: { replicas?: number } }).spec.replicas, undefined, 'the HPA owns the size');
-    assert.deepEqual(w.events.map((e) => e.reason), ['Created', 'Created', 'Created', 'Created']);
+    assert.deepEqual(w.events.map((e) => [e.type, e.reason, e.message]), [
+      ['Normal', 'Created', 'Created Deployment, Service, HorizontalPodAutoscaler and PodDisruptionBudget demo'],
+    ], 'one event for the whole creation, not one per child');
     assert.equal(ready(w)?.status, 'False');
     assert.equal(w.getModelDeployment('ml', 'demo')?.status?.observedGeneration, 1);
   });
@@ -158,7 +160,7 @@ describe('reconcile', () => {
     await reconcile(w, KEY);
     assert.deepEqual(w.writes, [{ verb: 'apply', kind: 'Service', name: 'demo' }]);
     assert.equal(w.events[0]?.reason, 'Updated');
-    assert.match(w.events[0]?.message ?? '', /spec\.type/);
+    assert.match(w.events[0]?.message ?? '', /Updated Service demo \(Service spec\.type\)/);
   });
 
   it('replaces the spec when apply alone cannot undo an edit to a keyed list', async () => {
