@@ -8,7 +8,9 @@
 // Printed: time to all Ready (and the ratio to the floor), the operator's write calls per
 // ModelDeployment and in steady state (from the apiserver audit log, by user), its peak RSS, and
 // reconcile p50/p99 (from its controller_runtime_reconcile_time_seconds histogram).
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -21,7 +23,7 @@ import { createMetrics } from '../../operator/src/observability/metrics.ts';
 import { defaultRenderConfig, renderChildren } from '../../operator/src/render/index.ts';
 import { Registry } from 'prom-client';
 import { clusterUp } from '../cluster/cluster.ts';
-import { auditEvents, auditOffset, installCrd, kubectl, WRITE_VERBS } from '../integration/harness.ts';
+import { auditEvents, auditOffset, installCrd, kubectl, repoRoot, WRITE_VERBS } from '../integration/harness.ts';
 import { OPERATOR_USER, startOperator } from '../integration/operator.ts';
 
 const { values } = parseArgs({
@@ -128,7 +130,9 @@ try {
   const floorS = (performance.now() - floorStart) / 1000;
 
   // 2. The operator.
-  const op = await startOperator({ name: 'bench', args: ['--leader-elect=false', `--concurrency=${C}`], env: { MODELSHIP_LOG_LEVEL: 'info' } });
+  // Run what the container image runs: the compiled JavaScript, not the TypeScript sources.
+  execFileSync(process.execPath, [join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', join(repoRoot, 'tsconfig.build.json')], { stdio: 'inherit' });
+  const op = await startOperator({ name: 'bench', entry: join(repoRoot, 'dist/main.js'), args: ['--leader-elect=false', `--concurrency=${C}`], env: { MODELSHIP_LOG_LEVEL: 'info' } });
   try {
     const mark = auditOffset();
     const opStart = performance.now();

@@ -45,6 +45,8 @@ export interface OperatorOptions {
   args?: string[];
   env?: Record<string, string>;
   waitReady?: boolean;
+  /** The script to run; default operator/src/main.ts (dist/main.js runs what the image runs). */
+  entry?: string;
 }
 
 /** The default identity: its own user, so the audit log can tell its writes apart. */
@@ -62,7 +64,7 @@ export async function startOperator(opts: OperatorOptions = {}): Promise<Operato
   const child = spawn(
     process.execPath,
     [
-      join(repoRoot, 'operator/src/main.ts'),
+      opts.entry ?? join(repoRoot, 'operator/src/main.ts'),
       `--health-probe-bind-address=127.0.0.1:${healthPort}`,
       `--metrics-bind-address=127.0.0.1:${metricsPort}`,
       // The operator refuses a repeated flag, so the default namespace only when args name none.
