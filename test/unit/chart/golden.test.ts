@@ -1,6 +1,7 @@
 // Checks on the chart as helm rendered it. golden/*.yaml are `helm template` outputs, checked in;
-// an integration test with the helm binaries re-renders them and fails when they are stale:
-//   helm template modelship charts/modelship -n modelship-system --kube-version 1.30.0 [-f charts/modelship/ci/all-values.yaml]
+// test/integration/chart.test.ts re-renders them and fails when they are stale. Render them with
+// Helm 3 (Helm 4 adds a blank line after each document; the integration test compares its objects):
+//   helm3 template modelship charts/modelship -n modelship-system --kube-version 1.30.0 [-f charts/modelship/ci/all-values.yaml]
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
