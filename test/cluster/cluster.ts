@@ -36,7 +36,8 @@ function log(msg: string): void {
   process.stderr.write(`[cluster] ${msg}\n`);
 }
 
-async function freePort(): Promise<number> {
+/** A TCP port on 127.0.0.1 that nothing listens on now. */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.unref();

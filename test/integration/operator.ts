@@ -2,25 +2,13 @@
 // cluster, as its own identity, on free loopback ports; tests stop it.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { kubeconfigFor, stateDir } from '../cluster/cluster.ts';
+import { freePort, kubeconfigFor, stateDir } from '../cluster/cluster.ts';
 import { repoRoot } from './harness.ts';
 
 /** The user name the operator authenticates as in the tests (a client certificate). */
 export const OPERATOR_USER = 'modelship-operator';
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 export interface OperatorProcess {
   name: string;

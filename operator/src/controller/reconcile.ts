@@ -196,6 +196,7 @@ export async function reconcile(deps: ReconcileDeps, key: string): Promise<void>
       model: servedModelFromTemplate(desired.deployment.spec?.template),
       selector: selectorString(valid),
       url: serviceUrl(valid, deps.config),
+      ...(valid.spec.autoscaling ? { minReplicas: valid.spec.autoscaling.minReplicas ?? 1 } : {}),
     },
     ...(deployment ? { deployment: deployment as V1Deployment } : {}),
     ...(observed.HorizontalPodAutoscaler ? { hpa: observed.HorizontalPodAutoscaler as V2HorizontalPodAutoscaler } : {}),

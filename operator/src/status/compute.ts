@@ -43,6 +43,8 @@ export interface StatusInput {
     model: ServedModel;
     selector: string;
     url: string;
+    /** With an HPA: the size it must reach before the model counts as Ready. */
+    minReplicas?: number;
   };
   deployment?: V1Deployment;
   hpa?: V2HorizontalPodAutoscaler;
@@ -61,7 +63,7 @@ interface Rollout {
 }
 
 /** Whether the Deployment has finished rolling out the template we want, as `kubectl rollout status` judges it. */
-export function rolloutState(dep: V1Deployment, model: ServedModel): Rollout {
+export function rolloutState(dep: V1Deployment, model: ServedModel, minReplicas = 0): Rollout {
   const st = dep.status ?? {};
   const want = dep.spec?.replicas ?? 1;
   const ours = isDeepStrictEqual(servedModelFromTemplate(dep.spec?.template), model);
@@ -72,6 +74,8 @@ export function rolloutState(dep: V1Deployment, model: ServedModel): Rollout {
   if (!ours || (dep.metadata?.generation ?? 0) > (st.observedGeneration ?? 0)) {
     return { complete: false, stalled: false, message: `Waiting for the Deployment to start rolling out ${model.uri}` };
   }
+  // A Deployment under an HPA starts at one replica until the HPA raises it to its minimum.
+  if (want < minReplicas) return { complete: false, stalled: false, message: `Waiting for the HorizontalPodAutoscaler to scale to its minimum of ${minReplicas} replicas (now ${want})` };
   const updated = st.updatedReplicas ?? 0;
   const available = st.availableReplicas ?? 0;
   const total = st.replicas ?? 0;
@@ -112,7 +116,7 @@ function computeConditions(input: StatusInput): Cond[] {
   if (input.conflict !== undefined) return terminal(Reason.ChildConflict, input.conflict);
   if (input.applyError !== undefined) return inProgress(Reason.ApplyFailed, input.applyError);
   if (!dep || !desired) return inProgress(Reason.Creating, 'Creating the Deployment, Service and autoscaling objects');
-  const r = rolloutState(dep, desired.model);
+  const r = rolloutState(dep, desired.model, desired.minReplicas);
   if (r.stalled) return terminal(Reason.ProgressDeadlineExceeded, r.message);
   if (!r.complete) return inProgress(Reason.RollingOut, r.message);
   return [
@@ -149,7 +153,7 @@ export function computeStatus(input: StatusInput): ModelDeploymentStatus {
   const url = desired?.url ?? previous?.url;
   if (url !== undefined) status.url = url;
   // The model being served changes only once the new one is fully rolled out.
-  const served = dep && desired && rolloutState(dep, desired.model).complete ? desired.model : previous?.model;
+  const served = dep && desired && rolloutState(dep, desired.model, desired.minReplicas).complete ? desired.model : previous?.model;
   if (served) status.model = { ...served };
   if (hpa?.status) {
     status.autoscaling = {

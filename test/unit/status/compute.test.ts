@@ -74,6 +74,16 @@ describe('computeStatus', () => {
     });
   }
 
+  it('is not Ready under an HPA until the Deployment reaches minReplicas', () => {
+    const desired = { ...input({}).desired!, minReplicas: 3 };
+    const low = computeStatus(input({ desired, deployment: dep(v1, { replicas: 1 }) }));
+    assert.equal(get(low, 'Ready')?.status, 'False');
+    assert.match(get(low, 'Ready')?.message ?? '', /minimum of 3 replicas \(now 1\)/);
+    assert.equal(low.model, undefined, 'nothing counts as served yet');
+    const there = computeStatus(input({ desired, deployment: dep(v1, { replicas: 3 }) }));
+    assert.equal(get(there, 'Ready')?.status, 'True');
+  });
+
   it('names the fields of an invalid spec in the Ready message', () => {
     const s = computeStatus(input({ invalidSpec: 'spec.model.uri: must start with s3://', desired: undefined }));
     assert.match(get(s, 'Ready')?.message ?? '', /spec\.model\.uri/);
