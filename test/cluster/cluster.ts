@@ -230,7 +230,7 @@ async function planState(binDir: string): Promise<ClusterState> {
         `--client-ca-file=${pki('ca.crt')}`,
         `--service-account-issuer=${server}`, `--service-account-key-file=${pki('sa.pub')}`,
         `--service-account-signing-key-file=${pki('sa.key')}`,
-        '--service-cluster-ip-range=10.0.0.0/24', '--authorization-mode=Node,RBAC', '--allow-privileged=true',
+        '--service-cluster-ip-range=10.96.0.0/12', '--authorization-mode=Node,RBAC', '--allow-privileged=true',
         '--endpoint-reconciler-type=none', '--profiling=false',
         `--audit-policy-file=${join(stateDir, 'audit-policy.yaml')}`, `--audit-log-path=${state.auditLog}`,
         '--audit-log-mode=blocking', '--audit-log-format=json',
