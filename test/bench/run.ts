@@ -168,7 +168,8 @@ try {
     say(`  operator write calls:                       ${converge.length} (${(converge.length / N).toFixed(2)} per ModelDeployment)`);
     for (const [k, v] of [...byKind].sort((a, b) => b[1] - a[1])) say(`      ${k}: ${v}`);
     say(`  steady-state write calls over ${STEADY_S} s:        ${steady.length}`);
-    say(`  operator peak RSS (VmHWM):                  ${(peakKb / 1024).toFixed(0)} MiB`);
+    const heapUsed = Number(/^nodejs_heap_size_used_bytes (\S+)$/m.exec(metrics)?.[1] ?? 0);
+    say(`  operator peak RSS (VmHWM):                  ${(peakKb / 1024).toFixed(0)} MiB (heap in use at the end: ${(heapUsed / 1048576).toFixed(0)} MiB)`);
     say(`  reconcile time p50 / p99 (from histogram):  ${p50 === undefined ? '?' : `${(p50 * 1000).toFixed(1)} ms`} / ${p99 === undefined ? '?' : `${(p99 * 1000).toFixed(1)} ms`}`);
   } finally {
     await op.stop();

@@ -13,6 +13,15 @@ import type { RestClient } from './rest.ts';
 import { deepFreeze, objectKey, type KubeObject } from './types.ts';
 import { restListerWatcher, type ListerWatcher, type WatchEnd, type WatchEvent } from './watch.ts';
 
+/**
+ * What the cache keeps of an object: all of it but metadata.managedFields (often the largest part,
+ * and read by nobody here; controller-runtime's TransformStripManagedFields does the same), frozen.
+ */
+function cacheable<T extends KubeObject>(obj: T): T {
+  if (obj.metadata && 'managedFields' in obj.metadata) delete (obj.metadata as { managedFields?: unknown }).managedFields;
+  return deepFreeze(obj);
+}
+
 export interface InformerHandlers<T> {
   add?(obj: T): void;
   update?(obj: T, old: T): void;
@@ -206,12 +215,12 @@ export class Informer<T extends KubeObject> {
       this.emit((h) => h.delete?.(obj));
     }
     for (const obj of added) {
-      const frozen = deepFreeze(obj);
+      const frozen = cacheable(obj);
       this.store.set(objectKey(obj), frozen);
       this.emit((h) => h.add?.(frozen));
     }
     for (const { obj, old } of updated) {
-      const frozen = deepFreeze(obj);
+      const frozen = cacheable(obj);
       this.store.set(objectKey(obj), frozen);
       this.emit((h) => h.update?.(frozen, old));
     }
@@ -222,11 +231,11 @@ export class Informer<T extends KubeObject> {
     const old = this.store.get(key);
     if (event.type === 'DELETED') {
       if (old) this.store.delete(key);
-      const last = deepFreeze(event.object);
+      const last = cacheable(event.object);
       this.emit((h) => h.delete?.(last));
       return;
     }
-    const obj = deepFreeze(event.object);
+    const obj = cacheable(event.object);
     if (old && old.metadata?.resourceVersion === obj.metadata?.resourceVersion) return;
     this.store.set(key, obj);
     if (old) this.emit((h) => h.update?.(obj, old));

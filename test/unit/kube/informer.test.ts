@@ -194,6 +194,18 @@ describe('Informer', () => {
     await informer.stop();
   });
 
+  it('keeps no managedFields in the cache', async () => {
+    const { lw, informer } = setup();
+    const withFields = obj('a', 'x', '1', 1);
+    (withFields.metadata as { managedFields?: unknown[] }).managedFields = [{ manager: 'modelship', operation: 'Apply', fieldsV1: { 'f:spec': {} } }];
+    lw.lists.push({ items: [withFields], resourceVersion: '10' });
+    informer.start();
+    await informer.waitForSync();
+    assert.equal((informer.get('a', 'x')?.metadata as { managedFields?: unknown }).managedFields, undefined);
+    assert.equal(informer.get('a', 'x')?.spec?.n, 1);
+    await informer.stop();
+  });
+
   it('hands out frozen objects', async () => {
     const { lw, informer } = setup();
     lw.lists.push({ items: [obj('a', 'x', '1', 1)], resourceVersion: '10' });
