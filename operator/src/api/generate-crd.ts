@@ -16,7 +16,7 @@ import {
   SINGULAR,
   VERSION,
 } from './schema.ts';
-import type { SchemaNode } from './schema.ts';
+import { withoutKeys, type SchemaNode } from './schema.ts';
 import { renderTypesTs, TYPES_PATH } from './generate-types.ts';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -25,20 +25,7 @@ export const CRD_PATHS = [join(repoRoot, 'crds', CRD_FILE_NAME), join(repoRoot, 
 
 /** The schema as the API server wants it: our generator-only keys removed. */
 export function toCrdSchema(node: SchemaNode): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(node)) {
-    if (key.startsWith('x-modelship-')) continue;
-    if (key === 'properties') {
-      out[key] = Object.fromEntries(Object.entries(value as Record<string, SchemaNode>).map(([k, v]) => [k, toCrdSchema(v)]));
-    } else if (key === 'items' || key === 'additionalProperties') {
-      out[key] = toCrdSchema(value as SchemaNode);
-    } else if (key === 'anyOf') {
-      out[key] = (value as SchemaNode[]).map(toCrdSchema);
-    } else {
-      out[key] = value;
-    }
-  }
-  return out;
+  return withoutKeys(node, (key) => key.startsWith('x-modelship-'));
 }
 
 export function crdObject(): Record<string, unknown> {

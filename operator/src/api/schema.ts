@@ -613,3 +613,31 @@ export const rootSchema: SchemaNode = obj(
   },
   { required: ['spec'], 'x-kubernetes-validations': [cel(CROSS_FIELD_RULES.nameIsDnsLabel)] },
 );
+
+/**
+ * A copy of the schema without the keys `drop` names, at every level (properties, items,
+ * additionalProperties, anyOf), with `finish` run on each copied node: the CRD and ajv each want
+ * the schema minus the other's keywords.
+ */
+export function withoutKeys(
+  node: SchemaNode,
+  drop: (key: string) => boolean,
+  finish: (out: Record<string, unknown>, node: SchemaNode) => void = () => {},
+): Record<string, unknown> {
+  const walk = (n: SchemaNode) => withoutKeys(n, drop, finish);
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(node)) {
+    if (drop(key)) continue;
+    if (key === 'properties') {
+      out[key] = Object.fromEntries(Object.entries(value as Record<string, SchemaNode>).map(([k, v]) => [k, walk(v)]));
+    } else if (key === 'items' || key === 'additionalProperties') {
+      out[key] = walk(value as SchemaNode);
+    } else if (key === 'anyOf') {
+      out[key] = (value as SchemaNode[]).map(walk);
+    } else {
+      out[key] = value;
+    }
+  }
+  finish(out, node);
+  return out;
+}

@@ -6,7 +6,7 @@ import type { ErrorObject } from 'ajv';
 import { withDefaults } from './defaults.ts';
 import { formatFieldErrors } from './errors.ts';
 import type { FieldError } from './errors.ts';
-import { API_VERSION, KIND, PATTERN_HINTS, specSchema } from './schema.ts';
+import { API_VERSION, KIND, PATTERN_HINTS, specSchema, withoutKeys } from './schema.ts';
 import type { SchemaNode } from './schema.ts';
 import { semanticErrors } from './semantic.ts';
 import type { ModelDeployment } from './types.ts';
@@ -21,23 +21,15 @@ export type ValidationResult = { ok: true; value: ModelDeployment } | { ok: fals
  * instead; here they are almost always typos), and the Kubernetes-only keywords are dropped.
  */
 export function toAjvSchema(node: SchemaNode): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(node)) {
-    if (key.startsWith('x-') || key === 'format') continue;
-    if (key === 'properties') {
-      out[key] = Object.fromEntries(Object.entries(value as Record<string, SchemaNode>).map(([k, v]) => [k, toAjvSchema(v)]));
-    } else if (key === 'items' || key === 'additionalProperties') {
-      out[key] = toAjvSchema(value as SchemaNode);
-    } else if (key === 'anyOf') {
-      out[key] = (value as SchemaNode[]).map(toAjvSchema);
-    } else {
-      out[key] = value;
-    }
-  }
-  if (node.properties !== undefined && node.additionalProperties === undefined && !node['x-kubernetes-preserve-unknown-fields']) {
-    out['additionalProperties'] = false;
-  }
-  return out;
+  return withoutKeys(
+    node,
+    (key) => key.startsWith('x-') || key === 'format',
+    (out, n) => {
+      if (n.properties !== undefined && n.additionalProperties === undefined && !n['x-kubernetes-preserve-unknown-fields']) {
+        out['additionalProperties'] = false;
+      }
+    },
+  );
 }
 
 const ajv = new Ajv({ allErrors: true, strict: true, strictTypes: false, strictRequired: false, verbose: true });
