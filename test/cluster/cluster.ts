@@ -184,8 +184,8 @@ metadata:
     topology.kubernetes.io/zone: ${zone}
     node.kubernetes.io/instance-type: kwok-gpu-large
 status:
-  allocatable: {cpu: "64", memory: 512Gi, pods: "500", nvidia.com/gpu: "8", ephemeral-storage: 1Ti}
-  capacity: {cpu: "64", memory: 512Gi, pods: "500", nvidia.com/gpu: "8", ephemeral-storage: 1Ti}
+  allocatable: {cpu: "1000", memory: 4Ti, pods: "2000", nvidia.com/gpu: "8", ephemeral-storage: 10Ti}
+  capacity: {cpu: "1000", memory: 4Ti, pods: "2000", nvidia.com/gpu: "8", ephemeral-storage: 10Ti}
 `;
 }
 
