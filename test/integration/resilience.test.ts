@@ -49,6 +49,8 @@ describe('resilience', () => {
     await eventually('during to have 2 ready replicas', () => getMd(ns, 'during').status?.readyReplicas === 2);
     assert.equal(op.child.exitCode, null, 'the operator kept running');
     assert.ok(op.output().some((l) => /Watch (failed|went quiet); reconnecting|Failed to list/.test(l)), 'it noticed the outage and reconnected');
+    const relists = op.output().filter((l) => l.includes('Watch expired; relisting')).length;
+    t.diagnostic(`watches that got 410 Gone after the restart and relisted: ${relists}`);
   });
 
   it('fails over to the standby when the leader is killed, and hands over at once on SIGTERM', async (t) => {
