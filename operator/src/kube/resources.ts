@@ -16,12 +16,7 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
   { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', plural: 'poddisruptionbudgets', namespaced: true },
   { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', plural: 'leases', namespaced: true },
   { apiVersion: 'v1', kind: 'Event', plural: 'events', namespaced: true },
-  { apiVersion: 'events.k8s.io/v1', kind: 'Event', plural: 'events', namespaced: true },
-  { apiVersion: 'v1', kind: 'Pod', plural: 'pods', namespaced: true },
-  { apiVersion: 'v1', kind: 'Secret', plural: 'secrets', namespaced: true },
-  { apiVersion: 'v1', kind: 'ConfigMap', plural: 'configmaps', namespaced: true },
   { apiVersion: 'v1', kind: 'Namespace', plural: 'namespaces', namespaced: false },
-  { apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', plural: 'customresourcedefinitions', namespaced: false },
 ];
 
 export function resourceType(apiVersion: string, kind: string): ResourceType {

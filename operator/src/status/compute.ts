@@ -85,17 +85,16 @@ export function rolloutState(dep: V1Deployment, model: ServedModel, minReplicas 
   return { complete: true, stalled: false, message: `Serving ${model.uri} with ${available} ready replicas` };
 }
 
-function computeConditions(input: StatusInput): Cond[] {
-  const { deployment: dep, desired } = input;
-  const depCond = (t: string) => dep?.status?.conditions?.find((c) => c.type === t);
-  const avail = depCond('Available');
-  const prog = depCond('Progressing');
-  const available = avail
-    ? cond(ConditionType.Available, avail.status === 'True' ? true : avail.status === 'False' ? false : 'Unknown', avail.reason ?? Reason.Unknown, avail.message ?? '')
-    : cond(ConditionType.Available, 'Unknown', Reason.Creating, 'The Deployment has not reported availability yet');
-  const progressing = prog
-    ? cond(ConditionType.Progressing, prog.status === 'True' ? true : prog.status === 'False' ? false : 'Unknown', prog.reason ?? Reason.Unknown, prog.message ?? '')
-    : cond(ConditionType.Progressing, 'Unknown', Reason.Creating, 'The Deployment has not reported progress yet');
+/** Our Available/Progressing conditions mirror the Deployment's. */
+function mirror(type: string, dep: V1Deployment | undefined, absent: string): Cond {
+  const c = dep?.status?.conditions?.find((x) => x.type === type);
+  if (!c) return cond(type, 'Unknown', Reason.Creating, absent);
+  return cond(type, c.status === 'True' ? true : c.status === 'False' ? false : 'Unknown', c.reason ?? Reason.Unknown, c.message ?? '');
+}
+
+function computeConditions(input: StatusInput, rollout: Rollout | undefined): Cond[] {
+  const available = mirror(ConditionType.Available, input.deployment, 'The Deployment has not reported availability yet');
+  const progressing = mirror(ConditionType.Progressing, input.deployment, 'The Deployment has not reported progress yet');
 
   const terminal = (reason: string, message: string): Cond[] => [
     cond(ConditionType.Ready, false, reason, message),
@@ -115,8 +114,8 @@ function computeConditions(input: StatusInput): Cond[] {
   if (input.invalidSpec !== undefined) return terminal(Reason.InvalidSpec, input.invalidSpec);
   if (input.conflict !== undefined) return terminal(Reason.ChildConflict, input.conflict);
   if (input.applyError !== undefined) return inProgress(Reason.ApplyFailed, input.applyError);
-  if (!dep || !desired) return inProgress(Reason.Creating, 'Creating the Deployment, Service and autoscaling objects');
-  const r = rolloutState(dep, desired.model, desired.minReplicas);
+  if (!rollout) return inProgress(Reason.Creating, 'Creating the Deployment, Service and autoscaling objects');
+  const r = rollout;
   if (r.stalled) return terminal(Reason.ProgressDeadlineExceeded, r.message);
   if (!r.complete) return inProgress(Reason.RollingOut, r.message);
   return [
@@ -140,9 +139,10 @@ function stamp(conds: Cond[], previous: Condition[] | undefined, generation: num
 
 export function computeStatus(input: StatusInput): ModelDeploymentStatus {
   const { deployment: dep, desired, previous, hpa } = input;
+  const rollout = dep && desired ? rolloutState(dep, desired.model, desired.minReplicas) : undefined;
   const status: ModelDeploymentStatus = {
     observedGeneration: input.generation,
-    conditions: stamp(computeConditions(input), previous?.conditions, input.generation, input.now),
+    conditions: stamp(computeConditions(input, rollout), previous?.conditions, input.generation, input.now),
     replicas: dep?.status?.replicas ?? 0,
     readyReplicas: dep?.status?.readyReplicas ?? 0,
     availableReplicas: dep?.status?.availableReplicas ?? 0,
@@ -153,7 +153,7 @@ export function computeStatus(input: StatusInput): ModelDeploymentStatus {
   const url = desired?.url ?? previous?.url;
   if (url !== undefined) status.url = url;
   // The model being served changes only once the new one is fully rolled out.
-  const served = dep && desired && rolloutState(dep, desired.model, desired.minReplicas).complete ? desired.model : previous?.model;
+  const served = rollout?.complete && desired ? desired.model : previous?.model;
   if (served) status.model = { ...served };
   if (hpa?.status) {
     status.autoscaling = {
