@@ -26,6 +26,10 @@ interface Versions {
   kwok: string;
   helm4: string;
   helm3: string;
+  metricsServer: string;
+  toxiproxy: string;
+  cliUtils: string;
+  gatewayApi: string;
   go: string;
 }
 
@@ -55,16 +59,34 @@ export const targets: Target[] = [
   },
   { name: 'helm', pkg: 'helm.sh/helm/v4/cmd/helm', ldflags: (v) => [`-X helm.sh/helm/v4/internal/version.version=${v.helm4}`] },
   { name: 'helm3', pkg: 'helm.sh/helm/v3/cmd/helm', ldflags: (v) => [`-X helm.sh/helm/v3/internal/version.version=${v.helm3}`] },
+  { name: 'metrics-server', pkg: 'sigs.k8s.io/metrics-server/cmd/metrics-server', ldflags: kubeLdflags },
+  { name: 'toxiproxy', pkg: 'github.com/Shopify/toxiproxy/v2/cmd/server', ldflags: (v) => [`-X github.com/Shopify/toxiproxy/v2.Version=${v.toxiproxy}`] },
+  // Ours: judges objects with sigs.k8s.io/cli-utils' kstatus, as Flux does (kstatus/main.go).
+  { name: 'kstatus', pkg: 'modelship.dev/test/cluster/kstatus', ldflags: () => [] },
 ];
 
-/** kwok's "fast" stages: nodes become Ready at once, pods Running and Ready at once. */
+/**
+ * kwok's configuration from its module: the "fast" stages (nodes become Ready at once, pods Running
+ * and Ready at once), and the emulated kubelet resource metrics, with each pod's usage read from
+ * its annotations (kwok.x-k8s.io/usage-cpu, -memory) for metrics-server.
+ */
 const kwokStages = [
   'kustomize/stage/node/fast/node-initialize.yaml',
   'kustomize/stage/node/heartbeat-with-lease/node-heartbeat-with-lease.yaml',
   'kustomize/stage/pod/fast/pod-ready.yaml',
   'kustomize/stage/pod/fast/pod-complete.yaml',
   'kustomize/stage/pod/fast/pod-delete.yaml',
+  'kustomize/metrics/resource/metrics-resource.yaml',
+  'kustomize/metrics/usage/usage-from-annotation.yaml',
 ];
+
+/** The Gateway API's standard-channel CRDs (HTTPRoute and friends), from its module. */
+const gatewayCrds = [
+  'gateway.networking.k8s.io_gatewayclasses.yaml',
+  'gateway.networking.k8s.io_gateways.yaml',
+  'gateway.networking.k8s.io_httproutes.yaml',
+  'gateway.networking.k8s.io_referencegrants.yaml',
+].map((f) => `config/crd/standard/${f}`);
 
 export function readVersions(): Versions {
   const mod = readFileSync(join(clusterDir, 'go.mod'), 'utf8');
@@ -80,6 +102,10 @@ export function readVersions(): Versions {
     kwok: req('sigs.k8s.io/kwok'),
     helm4: req('helm.sh/helm/v4'),
     helm3: req('helm.sh/helm/v3'),
+    metricsServer: req('sigs.k8s.io/metrics-server'),
+    toxiproxy: req('github.com/Shopify/toxiproxy/v2'),
+    cliUtils: req('sigs.k8s.io/cli-utils'),
+    gatewayApi: req('sigs.k8s.io/gateway-api'),
     go,
   };
 }
@@ -96,6 +122,9 @@ export function binDir(v: Versions = readVersions()): string {
   h.update(readFileSync(join(clusterDir, 'go.sum')));
   h.update(JSON.stringify(targets.map((t) => [t.name, t.pkg, t.ldflags(v)])));
   h.update(JSON.stringify(kwokStages));
+  h.update(JSON.stringify(gatewayCrds));
+  // Our own Go sources (the kstatus checker).
+  h.update(readFileSync(join(clusterDir, 'kstatus', 'main.go')));
   h.update(v.go);
   return join(cacheRoot(), `k8s-${v.kubernetes}-${h.digest('hex').slice(0, 12)}`);
 }
@@ -135,7 +164,7 @@ export async function ensureBinaries(): Promise<string> {
   const marker = join(dir, '.complete');
   if (existsSync(marker)) return dir;
   mkdirSync(dir, { recursive: true });
-  log(`building Kubernetes ${v.kubernetes}, etcd ${v.etcd}, kwok ${v.kwok}, helm ${v.helm4} and ${v.helm3} with ${v.go}`);
+  log(`building Kubernetes ${v.kubernetes}, etcd ${v.etcd}, kwok ${v.kwok}, helm ${v.helm4} and ${v.helm3}, metrics-server ${v.metricsServer}, toxiproxy ${v.toxiproxy}, kstatus (cli-utils ${v.cliUtils}) with ${v.go}`);
   log(`into ${dir} (the first build takes many minutes on a small machine)`);
   const all = Date.now();
   for (const [i, t] of targets.entries()) {
@@ -150,12 +179,10 @@ export async function ensureBinaries(): Promise<string> {
     renameSync(`${out}.tmp`, out);
     log(`[${i + 1}/${targets.length}] built ${t.name} in ${Math.round((Date.now() - started) / 1000)} s`);
   }
-  const kwokDir = execFileSync('go', ['list', '-m', '-f', '{{.Dir}}', 'sigs.k8s.io/kwok'], {
-    cwd: clusterDir,
-    encoding: 'utf8',
-  }).trim();
-  const stages = kwokStages.map((s) => readFileSync(join(kwokDir, s), 'utf8').trim()).join('\n---\n');
-  writeFileSync(join(dir, 'kwok-stages.yaml'), `${stages}\n`);
+  const moduleDir = (m: string) => execFileSync('go', ['list', '-m', '-f', '{{.Dir}}', m], { cwd: clusterDir, encoding: 'utf8' }).trim();
+  const concat = (mod: string, files: readonly string[]) => `${files.map((f) => readFileSync(join(moduleDir(mod), f), 'utf8').trim()).join('\n---\n')}\n`;
+  writeFileSync(join(dir, 'kwok-stages.yaml'), concat('sigs.k8s.io/kwok', kwokStages));
+  writeFileSync(join(dir, 'gateway-api-crds.yaml'), concat('sigs.k8s.io/gateway-api', gatewayCrds));
   for (const f of ['go.mod', 'go.sum']) copyFileSync(join(clusterDir, f), join(dir, f));
   writeFileSync(marker, JSON.stringify({ versions: v, builtAt: new Date().toISOString() }, null, 2));
   log(`all binaries ready in ${Math.round((Date.now() - all) / 1000)} s; cache uses ${diskUsage(dir)}`);
