@@ -6,15 +6,23 @@
 --   Ready=False with a terminal reason                               -> Degraded
 --   anything else                                                    -> Progressing
 -- Terminal reasons: the operator cannot get further without a change to the spec (or to the
--- cluster), so waiting longer will not help.
+-- cluster), so waiting longer will not help. The operator also sets Stalled=True with them; the
+-- table covers a status written without Stalled. (CrashLoop and ModelFetchFailed are terminal only
+-- past a few restarts: the operator says so with Stalled=True, which the script reads first.)
 --   InvalidSpec               the spec failed validation; the message names the field
 --   ChildConflict             a Deployment, Service, HPA or PDB of that name belongs to someone else
+--   ApplyRefused              the API server refuses a child for good (invalid, forbidden)
+--   PodsRefused               the API server refuses to create the pods (quota, PriorityClass, ServiceAccount)
 --   ProgressDeadlineExceeded  the rollout made no progress within rollout.progressDeadlineSeconds
+--   ContainerConfigError      a container cannot start: a Secret, ConfigMap or key is missing
 -- Written for Lua 5.1 (Argo CD runs gopher-lua), so no goto, integer division or bit operators.
 local terminalReasons = {
   InvalidSpec = true,
   ChildConflict = true,
+  ApplyRefused = true,
+  PodsRefused = true,
   ProgressDeadlineExceeded = true,
+  ContainerConfigError = true,
 }
 
 local function findCondition(conditions, conditionType)

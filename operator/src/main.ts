@@ -2,8 +2,9 @@
 // signals. Everything else lives in the modules named in ARCHITECTURE.md.
 import { parseConfig, ConfigError, USAGE, VERSION, wantsHelp, wantsVersion, type Config } from './config.ts';
 import { Controller } from './controller/controller.ts';
-import { EventRecorder } from './controller/events.ts';
 import { HttpKubeClient } from './kube/client.ts';
+import { NotLeaderError } from './kube/errors.ts';
+import { EventRecorder } from './kube/events.ts';
 import { LeaderElector } from './kube/lease.ts';
 import { RestClient } from './kube/rest.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
@@ -22,7 +23,15 @@ function renderConfigFrom(config: Config): RenderConfig {
 }
 
 async function run(config: Config, log: Logger): Promise<number> {
-  const rest = RestClient.fromDefault({ metrics });
+  let elector: LeaderElector | undefined;
+  // With leader election, no write leaves this process unless it holds the lease (a fence checked
+  // right before each request), so a replica that was frozen cannot write after a standby took over.
+  const rest = RestClient.fromDefault({
+    metrics,
+    writeFence: () => {
+      if (elector && !elector.holdsLease()) throw new NotLeaderError();
+    },
+  });
   const client = new HttpKubeClient(rest);
   const events = new EventRecorder({ client, logger: log });
   const controller = new Controller({
@@ -54,7 +63,6 @@ async function run(config: Config, log: Logger): Promise<number> {
   });
 
   let stopping = false;
-  let elector: LeaderElector | undefined;
   const done = new Promise<number>((resolve) => {
     const shutdown = async (signal: string, code: number) => {
       if (stopping) return;
@@ -83,7 +91,8 @@ async function run(config: Config, log: Logger): Promise<number> {
         return;
       }
       elector = new LeaderElector({
-        client,
+        // The elector's own requests are not fenced: renewing is how the fence opens again.
+        client: new HttpKubeClient(rest.withOptions({ metrics })),
         namespace: config.leaderElectionNamespace,
         name: config.leaderElectionId,
         logger: log,
@@ -94,9 +103,15 @@ async function run(config: Config, log: Logger): Promise<number> {
         },
         onStoppedLeading: () => {
           if (stopping) return;
-          // Another replica may already be reconciling: stop at once and let the pod restart.
-          log.error('Lost the leader lease: exiting so that only one replica reconciles');
-          void shutdown('lease-lost', 1);
+          stopping = true;
+          // Another replica may already be reconciling: stop at once, cancel what is in flight, do
+          // not drain the queue, and let the pod restart (controller-runtime exits the same way).
+          log.error('Lost the leader lease: stopped reconciling and exiting so that only one replica reconciles');
+          void (async () => {
+            await controller.abort();
+            await Promise.all(servers.map((s) => s.close()));
+            resolve(1);
+          })();
         },
       });
       void elector.run();

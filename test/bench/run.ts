@@ -21,6 +21,7 @@ import { HttpKubeClient, type ApplyTarget } from '../../operator/src/kube/client
 import { RestClient } from '../../operator/src/kube/rest.ts';
 import { createMetrics } from '../../operator/src/observability/metrics.ts';
 import { defaultRenderConfig, renderChildren } from '../../operator/src/render/index.ts';
+import { validateModelDeployment } from '../../operator/src/api/validate.ts';
 import { Registry } from 'prom-client';
 import { clusterUp } from '../cluster/cluster.ts';
 import { auditEvents, auditOffset, installCrd, kubectl, repoRoot, WRITE_VERBS } from '../integration/harness.ts';
@@ -117,7 +118,9 @@ try {
   for (let i = 0; i < N; i++) {
     const m = mdFor(`m-${i}`, floorNs, i);
     m.metadata.uid = '00000000-0000-0000-0000-000000000000';
-    for (const child of Object.values(renderChildren(m, defaultRenderConfig))) {
+    const valid = validateModelDeployment(m);
+    if (!valid.ok) throw new Error(`the benchmark's ModelDeployment is invalid: ${JSON.stringify(valid.errors)}`);
+    for (const child of Object.values(renderChildren(valid.value, defaultRenderConfig))) {
       // No owner: the garbage collector would delete children of an owner that does not exist.
       delete (child as { metadata: { ownerReferences?: unknown } }).metadata.ownerReferences;
       void q.add(() => client.create(child as ApplyTarget));

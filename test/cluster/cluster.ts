@@ -9,6 +9,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { clusterDir, ensureBinaries, targets } from './build.ts';
+import { parseAllDocuments, stringify } from 'yaml';
 import { clientCert, kubeconfigYaml, makePki } from './pki.ts';
 
 export const repoRoot = join(clusterDir, '..', '..');
@@ -189,6 +190,33 @@ status:
 `;
 }
 
+/**
+ * kwok's configuration: the stages and metrics from its module, and ours that make pods fail on
+ * purpose (kwok-faults.yaml). kwok's fast pod-ready stage is told to leave those pods alone: a pod
+ * our stage keeps Pending (an image that cannot be pulled) would otherwise match it next.
+ */
+function kwokConfigFile(binDir: string): string {
+  const path = join(stateDir, 'kwok.yaml');
+  const docs = parseAllDocuments(readFileSync(join(binDir, 'kwok-stages.yaml'), 'utf8')).map((d) => d.toJS() as KwokDoc);
+  for (const d of docs) {
+    if (d.kind === 'Stage' && d.metadata?.name === 'pod-ready') {
+      d.spec?.selector?.matchExpressions?.push({ key: `.metadata.annotations["${FAULT_ANNOTATION}"]`, operator: 'DoesNotExist' });
+    }
+  }
+  const ours = readFileSync(join(clusterDir, 'kwok-faults.yaml'), 'utf8').trim();
+  writeFileSync(path, `${docs.map((d) => stringify(d, { blockQuote: 'literal', lineWidth: 0 })).join('---\n')}---\n${ours}\n`);
+  return path;
+}
+
+/** The pod annotation that selects a fault stage of kwok-faults.yaml. */
+export const FAULT_ANNOTATION = 'faults.test.modelship.dev/kind';
+
+interface KwokDoc {
+  kind?: string;
+  metadata?: { name?: string };
+  spec?: { selector?: { matchExpressions?: Array<{ key: string; operator: string; values?: string[] }> } };
+}
+
 async function planState(binDir: string): Promise<ClusterState> {
   const [etcdClient, etcdPeer, freeApiserver, kcm, scheduler, kwok] = (await Promise.all(Array.from({ length: 6 }, freePort))) as [number, number, number, number, number, number];
   // A fixed apiserver port, when asked for (the port-taken test uses it).
@@ -235,6 +263,9 @@ async function planState(binDir: string): Promise<ClusterState> {
         `--audit-policy-file=${join(stateDir, 'audit-policy.yaml')}`, `--audit-log-path=${state.auditLog}`,
         '--audit-log-mode=blocking', '--audit-log-format=json',
         '--max-requests-inflight=1000', '--max-mutating-requests-inflight=500',
+        // On top of the default plugins: setting blockOwnerDeletion needs update on the owner's
+        // finalizers (as OpenShift enforces), so the chart's RBAC is proven with it.
+        '--enable-admission-plugins=OwnerReferencesPermissionEnforcement',
       ],
     },
     'kube-controller-manager': {
@@ -263,7 +294,7 @@ async function planState(binDir: string): Promise<ClusterState> {
         `--kubeconfig=${kwokConfig}`, '--manage-all-nodes=false',
         '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake', '--cidr=10.244.0.0/16',
         '--node-ip=127.0.0.1', '--node-lease-duration-seconds=40', `--server-address=127.0.0.1:${kwok}`,
-        `--config=${join(binDir, 'kwok-stages.yaml')}`,
+        `--config=${kwokConfigFile(binDir)}`,
       ],
     },
   };

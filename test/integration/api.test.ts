@@ -66,7 +66,7 @@ describe('the ModelDeployment API on a real API server', () => {
     const ns = useNamespace(t, 'api');
     kubectl(['apply', '-n', ns, '-f', join(repoRoot, 'examples/quickstart.yaml')]);
     const header = kubectl(['get', 'mdep', '-n', ns]).split('\n')[0] ?? '';
-    assert.deepEqual(header.trim().split(/\s+/), ['NAME', 'MODEL', 'VERSION', 'READY', 'REPLICAS', 'URL', 'AGE']);
+    assert.deepEqual(header.trim().split(/\s+/), ['NAME', 'MODEL', 'VERSION', 'READY', 'REASON', 'REPLICAS', 'URL', 'AGE']);
     const inCategory = kubectl(['get', 'modelship', '-n', ns, '-o', 'name']);
     assert.match(inCategory, /modeldeployment\.serving\.modelship\.dev\/quickstart/);
     kubectl(['scale', '-n', ns, 'mdep/quickstart', '--replicas=3']);
@@ -84,7 +84,7 @@ describe('the ModelDeployment API on a real API server', () => {
       kubectl(['create', '--dry-run=server', '-f', '-'], { input: stringify(md) });
       const v = validateModelDeployment(md);
       assert.ok(v.ok, `${ex.file} is valid`);
-      const withUid = { ...md, metadata: { ...md.metadata, uid: '00000000-0000-0000-0000-000000000001', generation: 1 } };
+      const withUid = { ...v.value, metadata: { ...v.value.metadata, uid: '00000000-0000-0000-0000-000000000001', generation: 1 } };
       for (const child of Object.values(renderChildren(withUid, defaultRenderConfig))) {
         count++;
         try {

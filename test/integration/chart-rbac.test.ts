@@ -177,6 +177,9 @@ function forbiddenByRbac(e: AuditEvent): boolean {
 const NEEDED_BY: Record<string, Scenario['run']> = {
   'serving.modelship.dev/modeldeployments': createsChildrenAndTurnsReady,
   'serving.modelship.dev/modeldeployments/status': createsChildrenAndTurnsReady,
+  'serving.modelship.dev/modeldeployments/finalizers': createsChildrenAndTurnsReady,
+  'apps/replicasets': createsChildrenAndTurnsReady,
+  '/pods': createsChildrenAndTurnsReady,
   'apps/deployments': resizesWithKubectlScale,
   '/services': repairsDrift,
   'autoscaling/horizontalpodautoscalers': deletesHpaWhenAutoscalingIsRemoved,
@@ -220,14 +223,17 @@ describe('every rule is needed: without it, a named scenario fails', () => {
         failure = err.message.split('\n')[0] ?? '';
         return true;
       });
-      // And it failed for this reason: the API server refused the operator on this rule's resource.
-      const refused = auditEvents(mark).filter(
-        (e) => e.user.username === username && forbiddenByRbac(e) && rule.resources.includes(auditResource(e)) && rule.apiGroups.includes(e.objectRef?.apiGroup ?? ''),
-      );
+      // And it failed for this reason: the API server refused the operator on this rule's resource
+      // (for the finalizers rule, OwnerReferencesPermissionEnforcement refused children that carry
+      // blockOwnerDeletion, in the words of that admission plugin).
+      const events = auditEvents(mark).filter((e) => e.user.username === username);
+      const refused = rule.resources.includes('modeldeployments/finalizers')
+        ? events.filter((e) => e.responseStatus?.code === 403 && /cannot set blockOwnerDeletion/.test(e.responseStatus.message ?? ''))
+        : events.filter((e) => forbiddenByRbac(e) && rule.resources.includes(auditResource(e)) && rule.apiGroups.includes(e.objectRef?.apiGroup ?? ''));
       assert.ok(refused.length > 0, `the API server refused nothing on ${rule.resources.join(', ')}; the scenario failed with: ${failure}`);
-      const verbs = [...new Set(refused.map((e) => e.verb))].sort().join(', ');
-      proven.push(`${kind} [${grants}] removed → "${scenario.name}" failed (${failure.slice(0, 100)}); refused: ${verbs} ${rule.resources.join(', ')}`);
-      t.diagnostic(`refused: ${verbs} on ${rule.resources.join(', ')}; scenario failed with: ${failure}`);
+      const verbs = [...new Set(refused.map((e) => `${e.verb} ${auditResource(e)}`))].sort().join(', ');
+      proven.push(`${kind} [${grants}] removed → "${scenario.name}" failed (${failure.slice(0, 100)}); refused: ${verbs}`);
+      t.diagnostic(`refused: ${verbs}; scenario failed with: ${failure}`);
     });
   }
 });

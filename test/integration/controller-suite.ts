@@ -9,6 +9,8 @@ import { stringify } from 'yaml';
 import {
   auditEvents,
   auditOffset,
+  type AuditEvent,
+  type AuditMark,
   eventually,
   getJson,
   installCrd,
@@ -122,8 +124,8 @@ function child(kind: string, ns: string, name: string): Child | undefined {
   }
 }
 
-function operatorWrites(username: string, from: number, filter: (e: ReturnType<typeof auditEvents>[number]) => boolean = () => true) {
-  return auditEvents(from).filter((e) => e.user.username === username && WRITE_VERBS.has(e.verb) && filter(e));
+export function operatorWrites(username: string, from: AuditMark, filter: (e: AuditEvent) => boolean = () => true, to?: AuditMark): AuditEvent[] {
+  return auditEvents(from, to).filter((e) => e.user.username === username && WRITE_VERBS.has(e.verb) && filter(e));
 }
 
 export async function createsChildrenAndTurnsReady(ctx: ScenarioContext): Promise<void> {
@@ -289,7 +291,7 @@ export async function zeroWritesInSteadyState(ctx: ScenarioContext): Promise<voi
   const mark = auditOffset();
   await sleep(30_000);
   // Renewing the leader Lease (when leader election is on) is not a write to the objects it manages.
-  const writes = operatorWrites(ctx.username, mark, (e) => e.objectRef?.resource !== 'leases');
+  const writes = operatorWrites(ctx.username, mark, (e) => e.objectRef?.resource !== 'leases', auditOffset());
   assert.deepEqual(writes.map((e) => `${e.verb} ${e.requestURI}`), []);
   function i(n: string): Record<string, unknown> {
     return Number(n.split('-')[1]) % 2 === 0 ? { replicas: 1 } : { autoscaling: { minReplicas: 1, maxReplicas: 3, targetCPUUtilizationPercentage: 70 } };

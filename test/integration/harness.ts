@@ -2,8 +2,8 @@
 // namespace per test, polling, and the apiserver's audit log.
 import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readState, repoRoot, type ClusterState } from '../cluster/cluster.ts';
@@ -93,23 +93,62 @@ export interface AuditEvent {
   user: { username: string; groups?: string[] };
   impersonatedUser?: { username: string };
   objectRef?: { resource?: string; namespace?: string; name?: string; apiGroup?: string; subresource?: string };
-  responseStatus?: { code?: number };
+  responseStatus?: { code?: number; message?: string; reason?: string };
+  requestReceivedTimestamp: string;
   stageTimestamp: string;
+  annotations?: Record<string, string>;
 }
 
 export const WRITE_VERBS = new Set(['create', 'update', 'patch', 'delete', 'deletecollection']);
 
-/** Audit events recorded so far, optionally those after a byte offset (see auditOffset). */
-export function auditEvents(fromOffset = 0): AuditEvent[] {
-  const buf = readFileSync(cluster().auditLog);
-  return buf
-    .subarray(fromOffset)
-    .toString('utf8')
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => JSON.parse(l) as AuditEvent);
+/** A moment in the audit log: events whose request arrived at or after it. */
+export interface AuditMark {
+  /** RFC 3339 with six fractional digits, as the audit log writes requestReceivedTimestamp. */
+  at: string;
+  ms: number;
 }
 
-export function auditOffset(): number {
-  return readFileSync(cluster().auditLog).length;
+function microIso(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+}
+
+/** Now, as an audit mark. The API server runs on this machine: one clock. */
+export function auditOffset(): AuditMark {
+  const ms = Date.now();
+  return { at: microIso(ms), ms };
+}
+
+const TS_KEY = '"requestReceivedTimestamp":"';
+
+/**
+ * Audit events whose request arrived in [from, to), from every audit file: the API server rotates
+ * audit.log (--audit-log-maxsize, 100 MB by default) into audit-<time>.log, and a window can span a
+ * rotation. With a window given, a window that holds no audit event at all (from anyone) throws:
+ * an assertion of "no writes" must never pass because nothing was read.
+ */
+export function auditEvents(from?: AuditMark, to?: AuditMark): AuditEvent[] {
+  const log = cluster().auditLog;
+  const dir = dirname(log);
+  const files = readdirSync(dir)
+    .filter((f) => /^audit.*\.log$/.test(f))
+    .map((f) => join(dir, f))
+    .filter((f) => from === undefined || statSync(f).mtimeMs >= from.ms - 1000);
+  const events: AuditEvent[] = [];
+  for (const file of files) {
+    for (const line of readFileSync(file, 'utf8').split('\n')) {
+      if (line === '') continue;
+      if (from !== undefined || to !== undefined) {
+        const i = line.indexOf(TS_KEY);
+        const ts = i < 0 ? '' : line.slice(i + TS_KEY.length, line.indexOf('"', i + TS_KEY.length));
+        if (from !== undefined && ts < from.at) continue;
+        if (to !== undefined && ts >= to.at) continue;
+      }
+      events.push(JSON.parse(line) as AuditEvent);
+    }
+  }
+  events.sort((a, b) => (a.requestReceivedTimestamp < b.requestReceivedTimestamp ? -1 : a.requestReceivedTimestamp > b.requestReceivedTimestamp ? 1 : 0));
+  if (from !== undefined && events.length === 0) {
+    throw new Error(`the audit log holds no event at all since ${from.at}${to ? ` until ${to.at}` : ''}: an audit-based assertion cannot be judged (is the audit log written? was it rotated away?)`);
+  }
+  return events;
 }

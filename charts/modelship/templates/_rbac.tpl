@@ -3,11 +3,17 @@ The operator's rules, and nothing more: every verb here is one the operator call
 one rule makes a named integration test fail (test/integration/chart-rbac.test.ts). No wildcards; no
 secrets (the operator names a credentials Secret in the pods it renders but never reads it).
 - ModelDeployments are read only through the informer (list, watch), never with get; the status is
-  written by server-side apply on /status (patch). The operator never writes a spec.
-- Children are read through informers (list, watch) and written by server-side apply, which needs
-  create (a new object) as well as patch. Deployments and Services are never deleted (every
-  ModelDeployment has them; garbage collection removes them with it); an HPA or a PDB is deleted
-  when the spec no longer asks for it.
+  written by server-side apply on /status (patch). The operator never writes a spec. Children carry
+  blockOwnerDeletion, which needs update on modeldeployments/finalizers where the
+  OwnerReferencesPermissionEnforcement admission plugin runs (OpenShift).
+- Children are read through informers (list, watch), looked up with get before they are first
+  created (the label-filtered informer cannot see an unlabelled object of that name, which the
+  operator must then leave alone), and written by server-side apply, which needs create (a new
+  object) as well as patch. Deployments and Services are never deleted (every ModelDeployment has
+  them; garbage collection removes them with it); an HPA or a PDB is deleted when the spec no
+  longer asks for it.
+- ReplicaSets and pods of the models are watched (list, watch) to say on the status why a model
+  does not serve; they are never written.
 - Events are core/v1 Events: created, then patched when the same event repeats.
 The bodies are plain YAML so that test/unit/chart/ can parse them; test/unit/chart/rbac-rules.ts
 lists the same rules.
@@ -19,18 +25,27 @@ lists the same rules.
 - apiGroups: ["serving.modelship.dev"]
   resources: ["modeldeployments/status"]
   verbs: ["patch"]
+- apiGroups: ["serving.modelship.dev"]
+  resources: ["modeldeployments/finalizers"]
+  verbs: ["update"]
 - apiGroups: ["apps"]
   resources: ["deployments"]
-  verbs: ["list", "watch", "create", "patch"]
+  verbs: ["get", "list", "watch", "create", "patch"]
 - apiGroups: [""]
   resources: ["services"]
-  verbs: ["list", "watch", "create", "patch"]
+  verbs: ["get", "list", "watch", "create", "patch"]
 - apiGroups: ["autoscaling"]
   resources: ["horizontalpodautoscalers"]
-  verbs: ["list", "watch", "create", "patch", "delete"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
 - apiGroups: ["policy"]
   resources: ["poddisruptionbudgets"]
-  verbs: ["list", "watch", "create", "patch", "delete"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
+- apiGroups: ["apps"]
+  resources: ["replicasets"]
+  verbs: ["list", "watch"]
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["list", "watch"]
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create", "patch"]

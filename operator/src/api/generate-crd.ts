@@ -70,6 +70,12 @@ export function crdObject(): Record<string, unknown> {
               jsonPath: '.status.conditions[?(@.type=="Ready")].status',
               description: 'Whether the model is served as specified.',
             },
+            {
+              name: 'Reason',
+              type: 'string',
+              jsonPath: '.status.conditions[?(@.type=="Ready")].reason',
+              description: 'Why the model is (not) served as specified, in one word: see docs/operations.md.',
+            },
             { name: 'Replicas', type: 'integer', jsonPath: '.status.readyReplicas', description: 'Ready pods.' },
             { name: 'URL', type: 'string', jsonPath: '.status.url', description: 'In-cluster URL of the Service.' },
             { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },

@@ -3,6 +3,8 @@
 // from this module. Keys starting with `x-modelship-` only steer the type generator and are
 // stripped from the CRD.
 
+import { CREDENTIAL_SCHEMES, NO_SECRETS_CEL, URI_SECRET_MESSAGE } from './model-uri.ts';
+
 export const GROUP = 'serving.modelship.dev';
 export const VERSION = 'v1alpha1';
 export const API_VERSION = `${GROUP}/${VERSION}`;
@@ -70,6 +72,11 @@ export interface SchemaNode {
   'x-modelship-ts-name'?: string;
 }
 
+/** "a", "a and b", "a, b and c": for messages. */
+export function wordList(words: readonly string[]): string {
+  return words.length <= 1 ? (words[0] ?? '') : `${words.slice(0, -1).join(', ')} and ${words.at(-1)}`;
+}
+
 // Rules that span fields. Each one is enforced twice with the same message: by the API server
 // (CEL, below) and by the operator (semantic.ts). `field` is where the operator reports it.
 export const CROSS_FIELD_RULES = {
@@ -112,9 +119,15 @@ export const CROSS_FIELD_RULES = {
   },
   credentialsNeedRemoteUri: {
     field: 'spec.model.credentialsSecret',
-    rule: "!has(self.credentialsSecret) || self.uri.startsWith('s3://') || self.uri.startsWith('gs://') || self.uri.startsWith('hf://')",
-    message: 'credentialsSecret can only be used with s3://, gs:// and hf:// model URIs; remove it for https:// and pvc:// URIs',
+    rule: `!has(self.credentialsSecret) || ${CREDENTIAL_SCHEMES.map((s) => `self.uri.startsWith('${s}://')`).join(' || ')}`,
+    message: `credentialsSecret can only be used with ${wordList(CREDENTIAL_SCHEMES.map((s) => `${s}://`))} model URIs; remove it for https:// and pvc:// URIs`,
     fieldPath: '.credentialsSecret',
+  },
+  uriCarriesNoSecrets: {
+    field: 'spec.model.uri',
+    rule: NO_SECRETS_CEL,
+    message: `the model URI ${URI_SECRET_MESSAGE}`,
+    fieldPath: '.uri',
   },
   reservedPodLabels: {
     field: 'spec.pod.labels',
@@ -266,7 +279,7 @@ const modelSpec = obj(
   },
   {
     required: ['uri', 'format'],
-    'x-kubernetes-validations': [cel(CROSS_FIELD_RULES.credentialsNeedRemoteUri)],
+    'x-kubernetes-validations': [cel(CROSS_FIELD_RULES.credentialsNeedRemoteUri), cel(CROSS_FIELD_RULES.uriCarriesNoSecrets)],
     'x-modelship-ts-name': 'ModelSpec',
   },
 );

@@ -2,6 +2,7 @@
 // their messages (CROSS_FIELD_RULES), so the API server and the operator say the same thing.
 // Input: an object that already passed schema validation.
 import { effectiveRollout, isZeroIntOrPercent } from './defaults.ts';
+import { isCredentialScheme, parseModelUri, uriScheme, URI_SECRET_MESSAGE } from './model-uri.ts';
 import { CROSS_FIELD_RULES } from './schema.ts';
 import type { FieldError } from './errors.ts';
 import type { ModelDeployment, ProbeOverride } from './types.ts';
@@ -47,9 +48,11 @@ export function semanticErrors(md: ModelDeployment): FieldError[] {
   }
   const av = spec.availability;
   if (av?.minAvailable !== undefined && av.maxUnavailable !== undefined) errors.push(rule(R.pdbOneOf));
-  if (spec.model.credentialsSecret !== undefined && !/^(s3|gs|hf):\/\//.test(spec.model.uri)) {
+  if (spec.model.credentialsSecret !== undefined && !isCredentialScheme(uriScheme(spec.model.uri))) {
     errors.push(rule(R.credentialsNeedRemoteUri));
   }
+  const uri = parseModelUri(spec.model.uri);
+  if (!uri.ok) errors.push({ field: 'spec.model.uri', message: uri.message === URI_SECRET_MESSAGE ? R.uriCarriesNoSecrets.message : uri.message });
   const labels = Object.keys(spec.pod?.labels ?? {});
   if (labels.some((k) => RESERVED_LABELS.has(k) || k.startsWith(RESERVED_PREFIX))) errors.push(rule(R.reservedPodLabels));
   if (Object.keys(spec.pod?.annotations ?? {}).some((k) => k.startsWith(RESERVED_PREFIX))) {

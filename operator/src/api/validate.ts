@@ -14,7 +14,14 @@ import type { ModelDeployment } from './types.ts';
 export { formatFieldErrors };
 export type { FieldError };
 
-export type ValidationResult = { ok: true; value: ModelDeployment } | { ok: false; errors: FieldError[] };
+declare const validBrand: unique symbol;
+/**
+ * A ModelDeployment that passed validation, with every default applied: the only input render
+ * takes, so defaults are applied once, here.
+ */
+export type ValidModelDeployment = ModelDeployment & { readonly [validBrand]: true };
+
+export type ValidationResult = { ok: true; value: ValidModelDeployment } | { ok: false; errors: FieldError[] };
 
 /**
  * The schema as ajv should see it: unknown fields become errors (the API server prunes them
@@ -162,5 +169,5 @@ export function validateModelDeployment(obj: unknown): ValidationResult {
   const md = obj as ModelDeployment;
   const errors = semanticErrors(md);
   if (errors.length > 0) return { ok: false, errors };
-  return { ok: true, value: withDefaults(md) };
+  return { ok: true, value: withDefaults(md) as ValidModelDeployment };
 }

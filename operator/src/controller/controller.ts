@@ -1,19 +1,24 @@
-// The ModelDeployment controller: informers for the ModelDeployments and for the children we
-// label, handlers that only enqueue keys, and a work queue that runs reconcile.
-import type { KubernetesObject } from '@kubernetes/client-node';
+// The ModelDeployment controller: informers for the ModelDeployments, the children we label and the
+// ReplicaSets and pods behind them; handlers that only enqueue keys; a work queue that runs
+// reconcile; and, while a child's name is taken by someone else, a watch on that one object so the
+// ModelDeployment converges as soon as it goes away.
+import type { KubernetesObject, V1Pod, V1ReplicaSet } from '@kubernetes/client-node';
+import { isDeepStrictEqual } from 'node:util';
 import { API_VERSION, KIND } from '../api/schema.ts';
 import type { ModelDeployment, ModelDeploymentStatus } from '../api/types.ts';
 import type { KubeClient } from '../kube/client.ts';
+import type { EventType } from '../kube/events.ts';
 import { Informer } from '../kube/informer.ts';
+import { WorkQueue } from '../kube/queue.ts';
 import type { RestClient } from '../kube/rest.ts';
 import { controllerOf, objectKey, type KubeObject } from '../kube/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { RenderConfig } from '../render/config.ts';
-import { MANAGED_BY_SELECTOR } from '../render/labels.ts';
-import { WorkQueue } from './queue.ts';
-import type { EventType, Reason } from './events.ts';
-import { CHILD_KINDS, reconcile, type ChildKind, type ReconcileDeps } from './reconcile.ts';
+import { INSTANCE_LABEL, MANAGED_BY_SELECTOR } from '../render/labels.ts';
+import { podForCache, podProblem, replicaSetForCache } from '../status/diagnose.ts';
+import type { Reason } from '../status/reasons.ts';
+import { CHILD_KINDS, reconcile, type ChildKind, type ConflictRef, type ReconcileDeps } from './reconcile.ts';
 
 export const CONTROLLER_NAME = 'modeldeployment';
 
@@ -34,44 +39,72 @@ export interface ControllerOptions {
   resyncMs?: number;
 }
 
+function apiVersionOf(kind: ChildKind): string {
+  return CHILD_KINDS.find((c) => c.kind === kind)!.apiVersion;
+}
+
+/** The ModelDeployment a pod or ReplicaSet belongs to: they carry its name as the instance label. */
+function instanceKey(obj: KubeObject): string | undefined {
+  const name = obj.metadata?.labels?.[INSTANCE_LABEL];
+  const ns = obj.metadata?.namespace;
+  return name && ns ? `${ns}/${name}` : undefined;
+}
+
 export class Controller {
   readonly modelDeployments: Informer<ModelDeployment & KubeObject>;
   readonly children: Record<ChildKind, Informer<KubeObject>>;
+  readonly replicaSets: Informer<V1ReplicaSet & KubeObject>;
+  readonly pods: Informer<V1Pod & KubeObject>;
   readonly queue: WorkQueue;
   private readonly opts: ControllerOptions;
   private resyncTimer: NodeJS.Timeout | undefined;
   /** Only the leader reconciles; a standby keeps its caches warm and enqueues nothing. */
   private leading = false;
+  /** Watches on foreign objects that block a ModelDeployment, by "kind/namespace/name". */
+  private readonly conflictWatches = new Map<string, { owner: string; informer: Informer<KubeObject> }>();
 
   constructor(opts: ControllerOptions) {
     this.opts = opts;
     const common = { rest: opts.rest, logger: opts.logger, namespaces: opts.namespaces };
+    const byInstance = (o: KubeObject) => instanceKey(o);
     this.modelDeployments = new Informer<ModelDeployment & KubeObject>({ ...common, apiVersion: API_VERSION, kind: KIND });
     this.children = Object.fromEntries(
       CHILD_KINDS.map(({ kind, apiVersion }) => [kind, new Informer<KubeObject>({ ...common, apiVersion, kind, labelSelector: MANAGED_BY_SELECTOR })]),
     ) as Record<ChildKind, Informer<KubeObject>>;
+    // Only what the diagnosis reads is cached of these (status/diagnose.ts).
+    this.replicaSets = new Informer<V1ReplicaSet & KubeObject>({
+      ...common, apiVersion: 'apps/v1', kind: 'ReplicaSet', labelSelector: MANAGED_BY_SELECTOR,
+      transform: (rs) => replicaSetForCache(rs) as V1ReplicaSet & KubeObject, index: byInstance,
+    });
+    this.pods = new Informer<V1Pod & KubeObject>({
+      ...common, apiVersion: 'v1', kind: 'Pod', labelSelector: MANAGED_BY_SELECTOR,
+      transform: (pod) => podForCache(pod) as V1Pod & KubeObject, index: byInstance,
+    });
 
+    const client = opts.client;
     const deps: ReconcileDeps = {
       getModelDeployment: (ns, name) => this.modelDeployments.get(ns, name),
       getChild: (kind, ns, name) => this.children[kind].get(ns, name) as KubernetesObject | undefined,
-      apply: (obj) => opts.client.apply(obj as Parameters<KubeClient['apply']>[0]),
-      replaceSpec: (obj) => {
+      replicaSetsOf: (ns, name) => this.replicaSets.byIndex(`${ns}/${name}`),
+      podsOf: (ns, name) => this.pods.byIndex(`${ns}/${name}`),
+      readChild: (kind, namespace, name, signal) => client.get({ apiVersion: apiVersionOf(kind), kind, namespace, name }, { signal }) as Promise<KubernetesObject | undefined>,
+      apply: (obj, call) =>
+        client.apply(obj as Parameters<KubeClient['apply']>[0], { signal: call.signal, ...(call.fieldManager ? { fieldManager: call.fieldManager } : {}) }) as Promise<KubernetesObject>,
+      replaceSpec: (obj, signal) => {
         const o = obj as KubernetesObject & { spec?: unknown };
-        return opts.client.mergePatch({ apiVersion: o.apiVersion!, kind: o.kind!, namespace: o.metadata!.namespace!, name: o.metadata!.name! }, { spec: o.spec });
+        return client.mergePatch({ apiVersion: o.apiVersion!, kind: o.kind!, namespace: o.metadata!.namespace!, name: o.metadata!.name! }, { spec: o.spec }, { signal }) as Promise<KubernetesObject>;
       },
-      deleteChild: async (kind, namespace, name, uid) => {
-        const apiVersion = CHILD_KINDS.find((c) => c.kind === kind)!.apiVersion;
-        await opts.client.delete({ apiVersion, kind, namespace, name }, { uid, propagationPolicy: 'Background' });
+      deleteChild: async (kind, namespace, name, uid, signal) => {
+        await client.delete({ apiVersion: apiVersionOf(kind), kind, namespace, name }, { uid, propagationPolicy: 'Background', signal });
       },
-      patchStatus: async (md, status: ModelDeploymentStatus) => {
-        await opts.client.applyStatus({
-          apiVersion: API_VERSION,
-          kind: KIND,
-          metadata: { name: md.metadata.name!, namespace: md.metadata.namespace! },
-          status,
-        });
+      patchStatus: async (md, status: ModelDeploymentStatus, signal) => {
+        await client.applyStatus(
+          { apiVersion: API_VERSION, kind: KIND, metadata: { name: md.metadata.name!, namespace: md.metadata.namespace! }, status },
+          { signal },
+        );
       },
       event: (md, type, reason, message) => opts.events.event(md, type, reason, message),
+      refusals: new Map(),
       log: opts.logger,
       config: opts.renderConfig,
       now: () => new Date(),
@@ -81,7 +114,11 @@ export class Controller {
       name: CONTROLLER_NAME,
       concurrency: opts.concurrency,
       ...(opts.metrics ? { metrics: opts.metrics } : {}),
-      handler: (key) => reconcile(deps, key),
+      handler: async (key, ctx) => {
+        const result = await reconcile(deps, key, ctx.signal);
+        if (this.leading) this.watchConflicts(key, result.conflicts);
+        return result.requeueAfterMs !== undefined ? { requeueAfter: result.requeueAfterMs } : undefined;
+      },
       onError: (key, err, retryInMs) => {
         const [namespace, name] = key.split('/');
         opts.logger.warn('Reconcile failed, will retry', { namespace, name, kind: KIND, error: (err as Error).message, retryInMs });
@@ -96,6 +133,10 @@ export class Controller {
           this.enqueue(objectKey(md));
         }
       },
+      delete: (md) => {
+        this.watchConflicts(objectKey(md), []);
+        for (const kind of CHILD_KINDS) deps.refusals.delete(`${objectKey(md)}/${kind.kind}`);
+      },
     });
     const enqueueOwner = (child: KubeObject) => {
       const owner = controllerOf(child);
@@ -106,14 +147,58 @@ export class Controller {
     for (const informer of Object.values(this.children)) {
       informer.on({ add: enqueueOwner, update: (obj) => enqueueOwner(obj), delete: enqueueOwner });
     }
+    // A pod matters only when what keeps it from serving changes (the diagnosis); its readiness
+    // reaches us through the Deployment's status anyway.
+    this.pods.on({
+      update: (pod, old) => {
+        const key = instanceKey(pod);
+        if (key && !isDeepStrictEqual(podProblem(pod), podProblem(old))) this.enqueue(key);
+      },
+      add: (pod) => {
+        const key = instanceKey(pod);
+        if (key && podProblem(pod) !== undefined) this.enqueue(key);
+      },
+    });
   }
 
   private enqueue(key: string): void {
     if (this.leading) this.queue.add(key);
   }
 
-  private informers(): Informer<KubeObject>[] {
-    return [this.modelDeployments, ...Object.values(this.children)];
+  /**
+   * Keeps one watch on each foreign object that blocks `owner` (fieldSelector on its name), and
+   * stops the ones that no longer do. The label-filtered child informers cannot see such an object,
+   * so without this the ModelDeployment would wait for the periodic resync once it goes away.
+   */
+  private watchConflicts(owner: string, conflicts: readonly ConflictRef[]): void {
+    const wanted = new Set(conflicts.map((c) => `${c.kind}/${c.namespace}/${c.name}`));
+    for (const [id, w] of this.conflictWatches) {
+      if (w.owner === owner && !wanted.has(id)) {
+        this.conflictWatches.delete(id);
+        void w.informer.stop();
+      }
+    }
+    for (const c of conflicts) {
+      const id = `${c.kind}/${c.namespace}/${c.name}`;
+      if (this.conflictWatches.has(id)) continue;
+      const informer = new Informer<KubeObject>({
+        rest: this.opts.rest,
+        logger: this.opts.logger,
+        apiVersion: apiVersionOf(c.kind),
+        kind: c.kind,
+        namespaces: [c.namespace],
+        fieldSelector: `metadata.name=${c.name}`,
+      });
+      // Any change may resolve the conflict (deleted, or adopted by hand); the reconcile decides.
+      informer.on({ update: () => this.enqueue(owner), delete: () => this.enqueue(owner) });
+      this.conflictWatches.set(id, { owner, informer });
+      informer.start();
+      this.opts.logger.debug('Watching a conflicting object', { kind: c.kind, namespace: c.namespace, name: c.name, owner });
+    }
+  }
+
+  private informers(): Array<Pick<Informer<KubeObject>, 'start' | 'stop' | 'hasSynced' | 'waitForSync'>> {
+    return [this.modelDeployments, ...Object.values(this.children), this.replicaSets, this.pods];
   }
 
   /** Starts the watches (every replica does, so a standby is ready to take over at once). */
@@ -142,11 +227,29 @@ export class Controller {
     this.resyncTimer.unref();
   }
 
+  private async stopConflictWatches(): Promise<void> {
+    const all = [...this.conflictWatches.values()];
+    this.conflictWatches.clear();
+    await Promise.all(all.map((w) => w.informer.stop()));
+  }
+
   /** Stops taking keys, lets in-flight reconciles finish (bounded), and stops the watches. */
   async stop(timeoutMs: number): Promise<void> {
     this.leading = false;
     if (this.resyncTimer) clearInterval(this.resyncTimer);
     await this.queue.shutdown(timeoutMs);
+    await this.stopConflictWatches();
     await Promise.all(this.informers().map((i) => i.stop()));
+  }
+
+  /**
+   * Leadership lost: stop at once. Queued keys are dropped, in-flight reconciles are aborted (their
+   * requests cancelled) without waiting, as controller-runtime does when it loses the lease.
+   */
+  async abort(): Promise<void> {
+    this.leading = false;
+    if (this.resyncTimer) clearInterval(this.resyncTimer);
+    await this.queue.shutdown(0);
+    await this.stopConflictWatches();
   }
 }

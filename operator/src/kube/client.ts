@@ -28,6 +28,7 @@ export interface DeleteOptions {
 export interface ListOptions {
   namespace?: string;
   labelSelector?: string;
+  fieldSelector?: string;
   signal?: AbortSignal;
 }
 
@@ -46,8 +47,6 @@ export interface KubeClient {
    * and the whole status the operator owns; fields it owned and left out are removed.
    */
   applyStatus<T extends KubeObject>(obj: ApplyTarget & { status: unknown }, options?: ApplyOptions): Promise<T>;
-  /** JSON merge patch on the /status subresource. */
-  patchStatus<T extends KubeObject>(ref: ObjectRef, status: unknown, options?: { signal?: AbortSignal }): Promise<T>;
   /** JSON merge patch on the object. */
   mergePatch<T extends KubeObject>(ref: ObjectRef, patch: unknown, options?: { signal?: AbortSignal }): Promise<T>;
   /** Deletes; false when it was already gone. */
@@ -93,14 +92,6 @@ export class HttpKubeClient implements KubeClient {
     });
   }
 
-  patchStatus<T extends KubeObject>(ref: ObjectRef, status: unknown, options: { signal?: AbortSignal } = {}): Promise<T> {
-    return this.rest.request<T>('PATCH', refPath(ref, 'status'), {
-      query: { fieldManager: FIELD_MANAGER },
-      body: { status },
-      contentType: PatchStrategy.MergePatch,
-      signal: options.signal,
-    });
-  }
 
   mergePatch<T extends KubeObject>(ref: ObjectRef, patch: unknown, options: { signal?: AbortSignal } = {}): Promise<T> {
     return this.rest.request<T>('PATCH', refPath(ref), {
@@ -161,7 +152,7 @@ export async function listAll<T extends KubeObject>(rest: RestClient, apiVersion
     const page = await rest.request<{ metadata?: { resourceVersion?: string; continue?: string }; items?: T[] }>(
       'GET',
       resourcePath(apiVersion, kind, options.namespace),
-      { query: { limit: 500, continue: cont, labelSelector: options.labelSelector }, signal: options.signal },
+      { query: { limit: 500, continue: cont, labelSelector: options.labelSelector, fieldSelector: options.fieldSelector }, signal: options.signal },
     );
     for (const item of page.items ?? []) {
       // List items of built-in kinds come without apiVersion/kind.

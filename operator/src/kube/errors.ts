@@ -28,10 +28,8 @@ function code(err: unknown): number | undefined {
 
 export const isNotFound = (err: unknown): boolean => code(err) === 404;
 export const isConflict = (err: unknown): boolean => code(err) === 409;
-export const isGone = (err: unknown): boolean => code(err) === 410;
 export const isAlreadyExists = (err: unknown): boolean => code(err) === 409 && err instanceof KubeApiError && err.reason === 'AlreadyExists';
 export const isInvalid = (err: unknown): boolean => code(err) === 422;
-export const isForbidden = (err: unknown): boolean => code(err) === 403;
 
 /** A write refused because its namespace is being deleted: nothing to retry. */
 export const isNamespaceTerminating = (err: unknown): boolean =>
@@ -39,3 +37,11 @@ export const isNamespaceTerminating = (err: unknown): boolean =>
   err instanceof KubeApiError &&
   (((err.status?.details as { causes?: { type?: string }[] } | undefined)?.causes ?? []).some((c) => c.type === 'NamespaceTerminating') ||
     /because it is being terminated/.test(err.message));
+
+/** A write refused locally because this replica no longer holds the leader lease. */
+export class NotLeaderError extends Error {
+  constructor(message = 'Refused a write: this replica no longer holds the leader lease') {
+    super(message);
+    this.name = 'NotLeaderError';
+  }
+}

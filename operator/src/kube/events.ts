@@ -1,4 +1,5 @@
-// Events on the objects we manage, as core/v1 Events (what `kubectl describe` shows).
+// Events on the objects we manage, as core/v1 Events (what `kubectl describe` shows). Generic:
+// the reasons are the caller's (CamelCase, past tense for what happened).
 // Like client-go's EventCorrelator, simplified:
 // - an identical event (same object, type, reason, message) is not created again: the existing
 //   Event's count and lastTimestamp are patched ("x5 over 3m");
@@ -8,21 +9,6 @@ import { hostname } from 'node:os';
 import type { KubeClient } from '../kube/client.ts';
 import { isNotFound } from '../kube/errors.ts';
 import type { Logger } from '../observability/logger.ts';
-
-/** Event reasons: CamelCase, past tense for what happened. */
-export const Reason = {
-  Created: 'Created',
-  Updated: 'Updated',
-  Deleted: 'Deleted',
-  InvalidSpec: 'InvalidSpec',
-  ApplyFailed: 'ApplyFailed',
-  DeleteFailed: 'DeleteFailed',
-  StatusFailed: 'StatusFailed',
-  NotOwned: 'NotOwned',
-  Ready: 'Ready',
-  Progressing: 'Progressing',
-} as const;
-export type Reason = (typeof Reason)[keyof typeof Reason];
 
 export type EventType = 'Normal' | 'Warning';
 
@@ -155,16 +141,16 @@ export class EventRecorder {
     this.spam = options.spamFilter ?? new SpamFilter();
   }
 
-  normal(subject: EventSubject, reason: Reason, message: string): void {
+  normal(subject: EventSubject, reason: string, message: string): void {
     this.event(subject, 'Normal', reason, message);
   }
 
-  warning(subject: EventSubject, reason: Reason, message: string): void {
+  warning(subject: EventSubject, reason: string, message: string): void {
     this.event(subject, 'Warning', reason, message);
   }
 
   /** Records an event in the background. Never throws. */
-  event(subject: EventSubject, type: EventType, reason: Reason, message: string): void {
+  event(subject: EventSubject, type: EventType, reason: string, message: string): void {
     const now = this.now();
     const m = subject.metadata ?? {};
     const objectKey = [subject.kind, m.namespace, m.name, m.uid].join('/');

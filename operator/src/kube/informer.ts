@@ -7,19 +7,19 @@
 // re-watch from the last seen resourceVersion after a backoff (0.8 s doubling to 30 s, reset
 // after 2 minutes without trouble), and never gives up.
 //
-// NEVER mutate an object handed out by the cache: they are frozen. copyObject() first.
+// NEVER mutate an object handed out by the cache: they are frozen. structuredClone() first.
 import type { Logger } from '../observability/logger.ts';
 import type { RestClient } from './rest.ts';
 import { deepFreeze, objectKey, type KubeObject } from './types.ts';
 import { restListerWatcher, type ListerWatcher, type WatchEnd, type WatchEvent } from './watch.ts';
 
 /**
- * What the cache keeps of an object: all of it but metadata.managedFields (often the largest part,
- * and read by nobody here; controller-runtime's TransformStripManagedFields does the same), frozen.
+ * The default of what the cache keeps of an object: all of it but metadata.managedFields (often the
+ * largest part, and read by nobody here; controller-runtime's TransformStripManagedFields).
  */
-function cacheable<T extends KubeObject>(obj: T): T {
+export function stripManagedFields<T extends KubeObject>(obj: T): T {
   if (obj.metadata && 'managedFields' in obj.metadata) delete (obj.metadata as { managedFields?: unknown }).managedFields;
-  return deepFreeze(obj);
+  return obj;
 }
 
 export interface InformerHandlers<T> {
@@ -98,6 +98,14 @@ export interface InformerOptions<T> {
   /** Namespaces to watch, one watch each; empty or undefined: all namespaces in one watch. */
   namespaces?: readonly string[];
   labelSelector?: string;
+  fieldSelector?: string;
+  /**
+   * What the cache keeps of each object (controller-runtime's cache transform): gets the object as
+   * decoded, returns what to store. Default: all but metadata.managedFields.
+   */
+  transform?: (obj: T) => T;
+  /** A secondary index (a cache indexer): objects are found by this value with byIndex(). */
+  index?: (obj: T) => string | undefined;
   /** Builds the LIST/WATCH for a namespace (undefined = all). Defaults to the REST one on `rest`. */
   listerWatcher?: (namespace: string | undefined) => ListerWatcher<T>;
   rest?: RestClient;
@@ -112,6 +120,8 @@ export class Informer<T extends KubeObject> {
   readonly kind: string;
   private readonly options: InformerOptions<T>;
   private readonly store = new Map<string, T>();
+  /** index value → key → object, when options.index is set. */
+  private readonly indexed = new Map<string, Map<string, T>>();
   private readonly handlers: Array<InformerHandlers<T>> = [];
   private readonly synced = new Set<string>();
   private readonly scopes: Array<string | undefined>;
@@ -168,9 +178,43 @@ export class Informer<T extends KubeObject> {
     });
   }
 
-  /** A cached object. Frozen: never mutate it (copyObject() first). */
+  /** A cached object. Frozen: never mutate it (structuredClone() first). */
   get(namespace: string, name: string): T | undefined {
     return this.store.get(namespace ? `${namespace}/${name}` : name);
+  }
+
+  /** Cached objects whose index value (options.index) is `value`. Frozen: never mutate them. */
+  byIndex(value: string): T[] {
+    const entries = this.indexed.get(value);
+    return entries ? [...entries.values()] : [];
+  }
+
+  private put(key: string, obj: T): void {
+    const old = this.store.get(key);
+    this.store.set(key, obj);
+    const index = this.options.index;
+    if (!index) return;
+    const before = old ? index(old) : undefined;
+    const after = index(obj);
+    if (before !== undefined && before !== after) this.unindex(before, key);
+    if (after !== undefined) {
+      let entries = this.indexed.get(after);
+      if (!entries) this.indexed.set(after, (entries = new Map()));
+      entries.set(key, obj);
+    }
+  }
+
+  private remove(key: string): void {
+    const old = this.store.get(key);
+    this.store.delete(key);
+    const value = old && this.options.index?.(old);
+    if (value !== undefined) this.unindex(value, key);
+  }
+
+  private unindex(value: string, key: string): void {
+    const entries = this.indexed.get(value);
+    entries?.delete(key);
+    if (entries?.size === 0) this.indexed.delete(value);
   }
 
   /** Cached objects, of one namespace or all. Frozen: never mutate them. */
@@ -186,6 +230,7 @@ export class Informer<T extends KubeObject> {
       kind: this.options.kind,
       namespace: ns,
       labelSelector: this.options.labelSelector,
+      fieldSelector: this.options.fieldSelector,
     });
   }
 
@@ -203,6 +248,11 @@ export class Informer<T extends KubeObject> {
     }
   }
 
+  /** The object as the cache keeps it: transformed, then frozen (never mutate it). */
+  private cacheable(obj: T): T {
+    return deepFreeze((this.options.transform ?? stripManagedFields)(obj));
+  }
+
   private inScope(obj: T, ns: string | undefined): boolean {
     return ns === undefined || obj.metadata?.namespace === ns;
   }
@@ -211,17 +261,17 @@ export class Informer<T extends KubeObject> {
     const scoped = new Map([...this.store].filter(([, v]) => this.inScope(v, ns)));
     const { added, updated, deleted } = diffList(scoped, items);
     for (const obj of deleted) {
-      this.store.delete(objectKey(obj));
+      this.remove(objectKey(obj));
       this.emit((h) => h.delete?.(obj));
     }
     for (const obj of added) {
-      const frozen = cacheable(obj);
-      this.store.set(objectKey(obj), frozen);
+      const frozen = this.cacheable(obj);
+      this.put(objectKey(obj), frozen);
       this.emit((h) => h.add?.(frozen));
     }
     for (const { obj, old } of updated) {
-      const frozen = cacheable(obj);
-      this.store.set(objectKey(obj), frozen);
+      const frozen = this.cacheable(obj);
+      this.put(objectKey(obj), frozen);
       this.emit((h) => h.update?.(frozen, old));
     }
   }
@@ -230,14 +280,14 @@ export class Informer<T extends KubeObject> {
     const key = objectKey(event.object);
     const old = this.store.get(key);
     if (event.type === 'DELETED') {
-      if (old) this.store.delete(key);
-      const last = cacheable(event.object);
+      if (old) this.remove(key);
+      const last = this.cacheable(event.object);
       this.emit((h) => h.delete?.(last));
       return;
     }
-    const obj = cacheable(event.object);
+    const obj = this.cacheable(event.object);
     if (old && old.metadata?.resourceVersion === obj.metadata?.resourceVersion) return;
-    this.store.set(key, obj);
+    this.put(key, obj);
     if (old) this.emit((h) => h.update?.(obj, old));
     else this.emit((h) => h.add?.(obj));
   }

@@ -1,7 +1,8 @@
 // Leader election on a coordination.k8s.io/v1 Lease, with client-go's timings and rules:
 // - a lease held by someone else counts as expired leaseDuration after WE last saw it change
 //   (local time, so clocks that disagree between nodes do not matter);
-// - the leader renews every retryPeriod and gives up if it could not renew for renewDeadline;
+// - the leader renews every retryPeriod and gives up if it could not renew for renewDeadline
+//   (every attempt is cut at that moment, and holdsLease() fences every write on it);
 // - release() clears holderIdentity so a standby takes over at once.
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -124,6 +125,8 @@ export class LeaderElector {
   private observedAt = 0;
   private observedHolder = '';
   private leading = false;
+  /** Local time until which the last successful renew lets us lead (see holdsLease). */
+  private validUntil = 0;
   private running: Promise<void> | undefined;
 
   constructor(options: LeaderElectorOptions) {
@@ -161,27 +164,53 @@ export class LeaderElector {
     const signal = this.abort.signal;
     // Acquire.
     while (!signal.aborted) {
-      if (await this.tryAcquireOrRenew()) break;
+      if (await this.attempt(this.renewDeadlineMs)) break;
       await this.sleep(this.retryPeriodMs * (1 + JITTER * this.random()), signal);
     }
     if (signal.aborted) return;
     this.setLeading(true);
     this.o.logger?.info('Acquired the leader lease', { namespace: this.o.namespace, name: this.o.name, identity: this.identity });
     this.o.onStartedLeading();
-    // Renew.
-    let lastRenew = this.now();
+    // Renew every retry period. Leadership holds until the renew deadline after the last renew
+    // that succeeded (counted from when it was sent); every attempt is cut at that moment, so a
+    // hung request cannot stretch it.
     while (!signal.aborted) {
       if (!(await this.sleep(this.retryPeriodMs, signal))) break;
-      if (await this.tryAcquireOrRenew()) {
-        lastRenew = this.now();
-        continue;
+      let renewed = false;
+      while (!signal.aborted && this.holdsLease()) {
+        if (await this.attempt(this.validUntil - this.now())) {
+          renewed = true;
+          break;
+        }
+        const wait = Math.min(this.retryPeriodMs, this.validUntil - this.now());
+        if (wait <= 0 || !(await this.sleep(wait, signal))) break;
       }
-      if (this.now() - lastRenew >= this.renewDeadlineMs) {
+      if (signal.aborted) break;
+      if (!renewed) {
         this.o.logger?.error('Lost the leader lease: could not renew it within the renew deadline', { namespace: this.o.namespace, name: this.o.name });
         break;
       }
     }
     if (this.leading && !signal.aborted) this.lose();
+  }
+
+  /**
+   * True while this replica may act as the leader: it leads, and its last renew was sent less than
+   * the renew deadline ago. Checked before every write (a fence): a process that was frozen
+   * (SIGSTOP, a long GC pause, a suspended VM) finds it false at once when it wakes, before its
+   * renew loop has had a chance to notice, so it cannot write after a standby took over.
+   */
+  holdsLease(): boolean {
+    return this.leading && this.now() < this.validUntil;
+  }
+
+  /** One acquire/renew, cut after `timeoutMs`. */
+  private async attempt(timeoutMs: number): Promise<boolean> {
+    if (timeoutMs <= 0) return false;
+    const sentAt = this.now();
+    const ok = await this.tryAcquireOrRenew(AbortSignal.timeout(Math.ceil(timeoutMs)));
+    if (ok) this.validUntil = sentAt + this.renewDeadlineMs;
+    return ok;
   }
 
   private setLeading(v: boolean): void {
@@ -195,8 +224,7 @@ export class LeaderElector {
   }
 
   /** One attempt; true when we hold the lease afterwards. Never throws. */
-  async tryAcquireOrRenew(): Promise<boolean> {
-    const signal = AbortSignal.timeout(this.renewDeadlineMs);
+  async tryAcquireOrRenew(signal: AbortSignal = AbortSignal.timeout(this.renewDeadlineMs)): Promise<boolean> {
     try {
       const lease = await this.o.client.get<Lease>(this.ref, { signal });
       const version = lease?.metadata?.resourceVersion;

@@ -32,6 +32,11 @@ export interface RestClientOptions {
   metrics?: Metrics;
   sender?: HttpSender;
   userAgent?: string;
+  /**
+   * Called right before every request that is not a GET; throws to refuse it. The leader's fence:
+   * no write leaves a replica that no longer holds the lease (see LeaderElector.holdsLease).
+   */
+  writeFence?: () => void;
 }
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
@@ -41,6 +46,7 @@ export class RestClient {
   private readonly m: Metrics;
   private readonly sender: HttpSender;
   private readonly userAgent: string;
+  private readonly writeFence: (() => void) | undefined;
   readonly server: string;
 
   constructor(kc: KubeConfig, options: RestClientOptions = {}) {
@@ -51,6 +57,7 @@ export class RestClient {
     this.m = options.metrics ?? defaultMetrics;
     this.sender = options.sender ?? fetchSender;
     this.userAgent = options.userAgent ?? `modelship-operator/${VERSION}`;
+    this.writeFence = options.writeFence;
   }
 
   /** KUBECONFIG, ~/.kube/config, or the in-cluster service account, as kubectl would. */
@@ -58,6 +65,11 @@ export class RestClient {
     const kc = new KubeConfig();
     kc.loadFromDefault();
     return new RestClient(kc, options);
+  }
+
+  /** Another client on the same server and credentials, with other options (no fence, say). */
+  withOptions(options: RestClientOptions): RestClient {
+    return new RestClient(this.kc, options);
   }
 
   private url(path: string, query: RequestOptions['query']): URL {
@@ -80,6 +92,8 @@ export class RestClient {
     const signals = [options.signal, timeoutMs > 0 ? AbortSignal.timeout(timeoutMs) : undefined].filter((s): s is AbortSignal => s !== undefined);
     if (signals.length > 0) ctx.setSignal(signals.length === 1 ? (signals[0] as AbortSignal) : AbortSignal.any(signals));
     await this.kc.applySecurityAuthentication(ctx);
+    // As late as possible before the bytes leave: a fence checked earlier could be stale by now.
+    if (method !== 'GET') this.writeFence?.();
     let response: ResponseContext;
     try {
       response = await this.sender.send(ctx);

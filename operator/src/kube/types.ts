@@ -62,10 +62,6 @@ export function objectKey(obj: { metadata?: { namespace?: string; name?: string 
   return ns ? `${ns}/${name}` : name;
 }
 
-export function splitKey(key: string): { namespace: string; name: string } {
-  const i = key.indexOf('/');
-  return i === -1 ? { namespace: '', name: key } : { namespace: key.slice(0, i), name: key.slice(i + 1) };
-}
 
 /** The controller ownerReference of an object, if any. */
 export function controllerOf(obj: KubeObject): OwnerReference | undefined {
@@ -81,7 +77,3 @@ export function deepFreeze<T>(value: T): T {
   return value;
 }
 
-/** A mutable deep copy of a cached (frozen) object. */
-export function copyObject<T>(value: T): T {
-  return structuredClone(value);
-}

@@ -32,6 +32,7 @@ export interface RestListerWatcherOptions {
   /** Undefined: all namespaces. */
   namespace?: string;
   labelSelector?: string;
+  fieldSelector?: string;
   /**
    * A watch with no bytes for this long is treated as dead. The server sends bookmarks about
    * once a minute to watches that allow them, so a quiet healthy watch stays under it.
@@ -50,7 +51,7 @@ export function restListerWatcher<T extends KubeObject>(rest: RestClient, option
   const path = resourcePath(options.apiVersion, options.kind, options.namespace);
   const withTypeMeta = (obj: T): T => (obj.apiVersion && obj.kind ? obj : { ...obj, apiVersion: options.apiVersion, kind: options.kind });
   return {
-    list: (signal) => listAll<T>(rest, options.apiVersion, options.kind, { namespace: options.namespace, labelSelector: options.labelSelector, signal }),
+    list: (signal) => listAll<T>(rest, options.apiVersion, options.kind, { namespace: options.namespace, labelSelector: options.labelSelector, fieldSelector: options.fieldSelector, signal }),
     async watch(resourceVersion, onEvent, signal) {
       const local = new AbortController();
       const onAbort = (): void => local.abort();
@@ -79,6 +80,7 @@ export function restListerWatcher<T extends KubeObject>(rest: RestClient, option
             allowWatchBookmarks: true,
             timeoutSeconds: Math.floor(MIN_WATCH_TIMEOUT_S * (1 + random())),
             labelSelector: options.labelSelector,
+            fieldSelector: options.fieldSelector,
           },
           signal: local.signal,
           timeoutMs: 0,

@@ -1,6 +1,7 @@
 // How the model reaches /mnt/models: downloaded by an init container into an emptyDir, or a
 // PersistentVolumeClaim mounted read-only. Credentials are only ever referenced.
 import type { V1Container, V1EnvVar, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+import { modelSource, type ModelSource } from '../api/model-uri.ts';
 import type { ModelSpec } from '../api/types.ts';
 import { MODEL_DIR } from '../runtimes/index.ts';
 import type { RenderConfig } from './config.ts';
@@ -11,25 +12,6 @@ export const CREDENTIALS_VOLUME = 'model-credentials';
 export const FETCHER_CONTAINER = 'model-fetcher';
 export const CREDENTIALS_DIR = '/var/run/secrets/modelship/credentials';
 export const GCS_CREDENTIALS_KEY = 'service-account.json';
-
-export type ModelSource =
-  | { kind: 'download'; scheme: 's3' | 'gs' | 'https' | 'hf'; uri: string }
-  | { kind: 'pvc'; claimName: string; subPath?: string };
-
-export function parseModelUri(uri: string): ModelSource {
-  const m = /^([a-z0-9]+):\/\/(.*)$/.exec(uri);
-  const scheme = m?.[1];
-  const rest = m?.[2] ?? '';
-  if (scheme === 'pvc') {
-    const slash = rest.indexOf('/');
-    const claimName = slash < 0 ? rest : rest.slice(0, slash);
-    const subPath = slash < 0 ? '' : rest.slice(slash + 1).replace(/\/+$/, '');
-    return subPath === '' ? { kind: 'pvc', claimName } : { kind: 'pvc', claimName, subPath };
-  }
-  if (scheme === 's3' || scheme === 'gs' || scheme === 'https' || scheme === 'hf') return { kind: 'download', scheme, uri };
-  // Validation refuses any other scheme before render runs.
-  throw new Error(`model URI ${uri} has an unsupported scheme`);
-}
 
 /** Secret keys exposed to the fetcher as environment references, per scheme; `required` ones must exist. */
 export const CREDENTIAL_ENV: Readonly<Record<'s3' | 'hf', readonly { key: string; required: boolean }[]>> = {
@@ -62,7 +44,7 @@ function fetcherEnv(source: Extract<ModelSource, { kind: 'download' }>, secret: 
 }
 
 export function modelPieces(model: ModelSpec, config: RenderConfig): ModelPieces {
-  const source = parseModelUri(model.uri);
+  const source = modelSource(model.uri);
   if (source.kind === 'pvc') {
     const mount: V1VolumeMount = { name: MODEL_VOLUME, mountPath: MODEL_DIR, readOnly: true };
     if (source.subPath !== undefined) mount.subPath = source.subPath;

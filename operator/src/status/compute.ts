@@ -1,10 +1,15 @@
-// Pure: what the ModelDeployment's status should say, from what the reconcile saw and did.
-// Conditions follow metav1.Condition and the kstatus convention (Ready summary, Reconciling and
-// Stalled as abnormal-true), so `kubectl wait`, Flux and Argo CD read the truth.
-import type { V1Deployment, V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
+// Pure: what the ModelDeployment's status should say, from what one reconcile pass saw and wrote.
+// The children given here are as they are AFTER the pass: the objects the API server returned for
+// this pass's writes, the cache for the rest. So a change the pass just made is never reported as
+// settled on the strength of an older copy (a Deployment that has not yet seen its new template).
+// Conditions follow metav1.Condition and kstatus (Ready summary, Reconciling and Stalled as
+// abnormal-true), so `kubectl wait`, Flux and Argo CD read the truth.
+import type { V1Deployment, V1Pod, V1ReplicaSet, V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
 import { isDeepStrictEqual } from 'node:util';
 import type { Condition, ModelDeploymentStatus, ServedModel } from '../api/types.ts';
 import { servedModelFromTemplate } from '../render/labels.ts';
+import { diagnose, type Diagnosis } from './diagnose.ts';
+import { Reason } from './reasons.ts';
 
 export const ConditionType = {
   Ready: 'Ready',
@@ -14,19 +19,11 @@ export const ConditionType = {
   Progressing: 'Progressing',
 } as const;
 
-/** Condition reasons (CamelCase, as metav1.Condition requires). */
-export const Reason = {
-  Ready: 'Ready',
-  InvalidSpec: 'InvalidSpec',
-  ApplyFailed: 'ApplyFailed',
-  ChildConflict: 'ChildConflict',
-  Creating: 'Creating',
-  RollingOut: 'RollingOut',
-  ProgressDeadlineExceeded: 'ProgressDeadlineExceeded',
-  Reconciled: 'Reconciled',
-  NotStalled: 'NotStalled',
-  Unknown: 'Unknown',
-} as const;
+/** Why a pass could not bring a child in shape. */
+export interface SyncFailure {
+  reason: typeof Reason.ChildConflict | typeof Reason.ApplyRefused | typeof Reason.ApplyFailed;
+  message: string;
+}
 
 export interface StatusInput {
   generation: number;
@@ -34,10 +31,8 @@ export interface StatusInput {
   now: Date;
   /** The spec failed validation: a message that names the fields. */
   invalidSpec?: string;
-  /** A child we must own exists and belongs to someone else. */
-  conflict?: string;
-  /** Applying or deleting a child failed (we retry). */
-  applyError?: string;
+  /** Children the pass could not bring in shape, most serious first. */
+  failure?: SyncFailure;
   /** Present once the spec is valid. */
   desired?: {
     model: ServedModel;
@@ -48,6 +43,9 @@ export interface StatusInput {
   };
   deployment?: V1Deployment;
   hpa?: V2HorizontalPodAutoscaler;
+  /** The Deployment's ReplicaSets and the model's pods, for the diagnosis. */
+  replicaSets?: readonly V1ReplicaSet[];
+  pods?: readonly V1Pod[];
 }
 
 type Cond = Omit<Condition, 'lastTransitionTime' | 'observedGeneration'>;
@@ -56,49 +54,76 @@ function cond(type: string, ok: boolean | 'Unknown', reason: string, message: st
   return { type, status: ok === 'Unknown' ? 'Unknown' : ok ? 'True' : 'False', reason, message };
 }
 
-interface Rollout {
+export interface Rollout {
   complete: boolean;
-  stalled: boolean;
+  /** Why not, when not complete. */
+  reason: Reason;
   message: string;
+  stalled: boolean;
 }
 
-/** Whether the Deployment has finished rolling out the template we want, as `kubectl rollout status` judges it. */
+/**
+ * Whether the Deployment serves the template we want, fully: it has observed its latest
+ * generation, and updated = ready = available = desired with no old pods left (what
+ * `kubectl rollout status` waits for). A ProgressDeadlineExceeded counts only once the Deployment
+ * has observed its latest generation, so an old rollout's failure is never the new one's.
+ */
 export function rolloutState(dep: V1Deployment, model: ServedModel, minReplicas = 0): Rollout {
   const st = dep.status ?? {};
-  const want = dep.spec?.replicas ?? 1;
-  const ours = isDeepStrictEqual(servedModelFromTemplate(dep.spec?.template), model);
+  const pending = (reason: Reason, message: string): Rollout => ({ complete: false, reason, message, stalled: false });
+  if (!isDeepStrictEqual(servedModelFromTemplate(dep.spec?.template), model)) {
+    return pending(Reason.RollingOut, `Waiting for the Deployment to take ${model.uri}`);
+  }
+  const generation = dep.metadata?.generation ?? 0;
+  if ((st.observedGeneration ?? 0) < generation) {
+    return pending(Reason.RollingOut, `Waiting for the Deployment controller to start the rollout of generation ${generation}`);
+  }
   const progressing = st.conditions?.find((c) => c.type === 'Progressing');
   if (progressing?.status === 'False' && progressing.reason === 'ProgressDeadlineExceeded') {
-    return { complete: false, stalled: true, message: `The rollout of ${model.uri} made no progress before its deadline: ${progressing.message ?? ''}`.trim() };
+    const seconds = dep.spec?.progressDeadlineSeconds;
+    return {
+      complete: false,
+      reason: Reason.ProgressDeadlineExceeded,
+      message: `The rollout of ${model.uri} made no progress ${seconds !== undefined ? `within ${seconds} s` : 'before its deadline'}`,
+      stalled: true,
+    };
   }
-  if (!ours || (dep.metadata?.generation ?? 0) > (st.observedGeneration ?? 0)) {
-    return { complete: false, stalled: false, message: `Waiting for the Deployment to start rolling out ${model.uri}` };
-  }
+  const want = dep.spec?.replicas ?? 1;
   // A Deployment under an HPA starts at one replica until the HPA raises it to its minimum.
-  if (want < minReplicas) return { complete: false, stalled: false, message: `Waiting for the HorizontalPodAutoscaler to scale to its minimum of ${minReplicas} replicas (now ${want})` };
+  if (want < minReplicas) return pending(Reason.ScalingUp, `Waiting for the HorizontalPodAutoscaler to scale to its minimum of ${minReplicas} replicas (now ${want})`);
   const updated = st.updatedReplicas ?? 0;
+  const ready = st.readyReplicas ?? 0;
   const available = st.availableReplicas ?? 0;
   const total = st.replicas ?? 0;
-  if (updated < want) return { complete: false, stalled: false, message: `Rolling out ${model.uri}: ${updated} of ${want} replicas updated` };
-  if (total > updated) return { complete: false, stalled: false, message: `Rolling out ${model.uri}: ${total - updated} old replicas are pending termination` };
-  if (available < updated) return { complete: false, stalled: false, message: `Rolling out ${model.uri}: ${available} of ${updated} updated replicas are available` };
-  return { complete: true, stalled: false, message: `Serving ${model.uri} with ${available} ready replicas` };
+  if (updated < want) return pending(Reason.RollingOut, `Rolling out ${model.uri}: ${updated} of ${want} replicas updated`);
+  if (total > updated) return pending(Reason.RollingOut, `Rolling out ${model.uri}: ${total - updated} old replicas are pending termination`);
+  if (ready < want || available < want) return pending(Reason.RollingOut, `Rolling out ${model.uri}: ${Math.min(ready, available)} of ${want} replicas are available`);
+  return { complete: true, reason: Reason.Ready, message: `Serving ${model.uri} with ${available} ready replicas`, stalled: false };
 }
 
 /** Our Available/Progressing conditions mirror the Deployment's. */
 function mirror(type: string, dep: V1Deployment | undefined, absent: string): Cond {
   const c = dep?.status?.conditions?.find((x) => x.type === type);
   if (!c) return cond(type, 'Unknown', Reason.Creating, absent);
-  return cond(type, c.status === 'True' ? true : c.status === 'False' ? false : 'Unknown', c.reason ?? Reason.Unknown, c.message ?? '');
+  return cond(type, c.status === 'True' ? true : c.status === 'False' ? false : 'Unknown', c.reason ?? 'Unknown', c.message ?? '');
+}
+
+/** The rollout, with the diagnosis of its pods folded in when it is not complete. */
+function explain(rollout: Rollout, diagnosis: Diagnosis | undefined): Rollout {
+  if (rollout.complete || !diagnosis) return rollout;
+  const message = `${rollout.message}. ${diagnosis.message}`;
+  // The deadline stays the reason (Flux and Argo CD know it); the diagnosis says what to fix.
+  if (rollout.reason === Reason.ProgressDeadlineExceeded) return { ...rollout, message };
+  return { complete: false, reason: diagnosis.reason, message, stalled: diagnosis.stalled };
 }
 
 function computeConditions(input: StatusInput, rollout: Rollout | undefined): Cond[] {
   const available = mirror(ConditionType.Available, input.deployment, 'The Deployment has not reported availability yet');
   const progressing = mirror(ConditionType.Progressing, input.deployment, 'The Deployment has not reported progress yet');
 
-  const terminal = (reason: string, message: string): Cond[] => [
+  const stalled = (reason: string, message: string): Cond[] => [
     cond(ConditionType.Ready, false, reason, message),
-    cond(ConditionType.Reconciling, false, reason, 'Reconciling stopped: the ModelDeployment must be changed first'),
+    cond(ConditionType.Reconciling, false, reason, 'Reconciling stopped: a person must act first (see Stalled)'),
     cond(ConditionType.Stalled, true, reason, message),
     available,
     progressing,
@@ -111,15 +136,14 @@ function computeConditions(input: StatusInput, rollout: Rollout | undefined): Co
     progressing,
   ];
 
-  if (input.invalidSpec !== undefined) return terminal(Reason.InvalidSpec, input.invalidSpec);
-  if (input.conflict !== undefined) return terminal(Reason.ChildConflict, input.conflict);
-  if (input.applyError !== undefined) return inProgress(Reason.ApplyFailed, input.applyError);
+  if (input.invalidSpec !== undefined) return stalled(Reason.InvalidSpec, input.invalidSpec);
+  const f = input.failure;
+  if (f !== undefined) return f.reason === Reason.ApplyFailed ? inProgress(f.reason, f.message) : stalled(f.reason, f.message);
   if (!rollout) return inProgress(Reason.Creating, 'Creating the Deployment, Service and autoscaling objects');
-  const r = rollout;
-  if (r.stalled) return terminal(Reason.ProgressDeadlineExceeded, r.message);
-  if (!r.complete) return inProgress(Reason.RollingOut, r.message);
+  if (rollout.stalled) return stalled(rollout.reason, rollout.message);
+  if (!rollout.complete) return inProgress(rollout.reason, rollout.message);
   return [
-    cond(ConditionType.Ready, true, Reason.Ready, r.message),
+    cond(ConditionType.Ready, true, Reason.Ready, rollout.message),
     cond(ConditionType.Reconciling, false, Reason.Reconciled, 'The children match the spec'),
     cond(ConditionType.Stalled, false, Reason.NotStalled, 'Reconciliation is making progress'),
     available,
@@ -139,7 +163,11 @@ function stamp(conds: Cond[], previous: Condition[] | undefined, generation: num
 
 export function computeStatus(input: StatusInput): ModelDeploymentStatus {
   const { deployment: dep, desired, previous, hpa } = input;
-  const rollout = dep && desired ? rolloutState(dep, desired.model, desired.minReplicas) : undefined;
+  let rollout = dep && desired ? rolloutState(dep, desired.model, desired.minReplicas) : undefined;
+  // Diagnose pods only once the Deployment has observed the template: until then they are the old one's.
+  if (rollout && dep && !rollout.complete && (dep.status?.observedGeneration ?? 0) >= (dep.metadata?.generation ?? 0)) {
+    rollout = explain(rollout, diagnose({ deployment: dep, replicaSets: input.replicaSets ?? [], pods: input.pods ?? [] }));
+  }
   const status: ModelDeploymentStatus = {
     observedGeneration: input.generation,
     conditions: stamp(computeConditions(input, rollout), previous?.conditions, input.generation, input.now),

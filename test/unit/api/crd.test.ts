@@ -57,13 +57,15 @@ test('status and scale subresources', () => {
   });
 });
 
-test('printer columns Model, Version, Ready, Replicas, URL, Age', () => {
+test('printer columns Model, Version, Ready, Reason, Replicas, URL, Age', () => {
   assert.deepEqual(
     version.additionalPrinterColumns.map((c) => c.name),
-    ['Model', 'Version', 'Ready', 'Replicas', 'URL', 'Age'],
+    ['Model', 'Version', 'Ready', 'Reason', 'Replicas', 'URL', 'Age'],
   );
   const ready = version.additionalPrinterColumns.find((c) => c.name === 'Ready');
   assert.equal(ready?.jsonPath, '.status.conditions[?(@.type=="Ready")].status');
+  const reason = version.additionalPrinterColumns.find((c) => c.name === 'Reason');
+  assert.equal(reason?.jsonPath, '.status.conditions[?(@.type=="Ready")].reason');
   assert.equal(version.additionalPrinterColumns.at(-1)?.type, 'date');
 });
 

@@ -18,8 +18,10 @@ export interface Permission {
   resourceName?: string;
 }
 
-// Children are read through informers and written by server-side apply (create + patch).
-const APPLIED = ['list', 'watch', 'create', 'patch'];
+// Children are read through informers, looked up once with get before the first create (an
+// unlabelled object of that name is invisible to the informer), and written by server-side apply
+// (create + patch).
+const APPLIED = ['get', 'list', 'watch', 'create', 'patch'];
 // An HPA or a PDB is deleted when the spec stops asking for it; a Deployment or Service never is.
 const APPLIED_AND_DELETED = [...APPLIED, 'delete'];
 
@@ -28,11 +30,17 @@ export const OPERATOR_RULES: readonly PolicyRule[] = [
   // Read only through the informer; the status is written by server-side apply on /status.
   { apiGroups: ['serving.modelship.dev'], resources: ['modeldeployments'], verbs: ['list', 'watch'] },
   { apiGroups: ['serving.modelship.dev'], resources: ['modeldeployments/status'], verbs: ['patch'] },
+  // Children carry blockOwnerDeletion, which OwnerReferencesPermissionEnforcement allows only to
+  // those who may update the owner's finalizers.
+  { apiGroups: ['serving.modelship.dev'], resources: ['modeldeployments/finalizers'], verbs: ['update'] },
   { apiGroups: ['apps'], resources: ['deployments'], verbs: APPLIED },
   { apiGroups: [''], resources: ['services'], verbs: APPLIED },
   { apiGroups: ['autoscaling'], resources: ['horizontalpodautoscalers'], verbs: APPLIED_AND_DELETED },
   { apiGroups: ['policy'], resources: ['poddisruptionbudgets'], verbs: APPLIED_AND_DELETED },
-  // core/v1 Events only (operator/src/controller/events.ts), never events.k8s.io.
+  // The diagnosis watches the ReplicaSets and pods of the models (label-filtered, never written).
+  { apiGroups: ['apps'], resources: ['replicasets'], verbs: ['list', 'watch'] },
+  { apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch'] },
+  // core/v1 Events only (operator/src/kube/events.ts), never events.k8s.io.
   { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
 ];
 

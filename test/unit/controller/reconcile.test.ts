@@ -1,12 +1,13 @@
 // Reconcile behaviour, sample-controller style, on an in-memory stand-in for our own small
 // ReconcileDeps interface (a store of objects plus a log of writes). The same behaviours are
-// proven against the real control plane in test/integration/controller.test.ts.
+// proven against the real control plane in test/integration/.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { KubernetesObject } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Pod, V1ReplicaSet } from '@kubernetes/client-node';
 import type { ModelDeployment, ModelDeploymentSpec, ModelDeploymentStatus } from '../../../operator/src/api/types.ts';
-import { KubeApiError } from '../../../operator/src/kube/errors.ts';
-import { APPLIED_HASH_ANNOTATION, reconcile, type ChildKind, type ReconcileDeps } from '../../../operator/src/controller/reconcile.ts';
+import { KubeApiError, NotLeaderError } from '../../../operator/src/kube/errors.ts';
+import { APPLIED_HASH_ANNOTATION, HANDOVER_MANAGER } from '../../../operator/src/controller/children.ts';
+import { reconcile, type ApplyCall, type ChildKind, type ReconcileDeps } from '../../../operator/src/controller/reconcile.ts';
 import { defaultRenderConfig } from '../../../operator/src/render/index.ts';
 import { mdep } from '../api/fixtures.ts';
 
@@ -14,24 +15,46 @@ interface Write {
   verb: 'apply' | 'delete' | 'status' | 'replaceSpec';
   kind: string;
   name: string;
+  manager?: string;
+  body?: unknown;
 }
+
+function apiError(code: number, reason: string, message: string, details?: unknown): KubeApiError {
+  return new KubeApiError('PATCH', '/x', code, { kind: 'Status', status: 'Failure', code, reason, message, ...(details ? { details } : {}) }, '');
+}
+
+type Obj = KubernetesObject & { spec?: Record<string, unknown>; status?: Record<string, unknown> };
 
 class World implements ReconcileDeps {
   mds = new Map<string, ModelDeployment>();
-  children = new Map<string, KubernetesObject>();
+  /** What the label-filtered caches hold. */
+  children = new Map<string, Obj>();
+  /** Objects only a live read sees (unlabelled, made by hand). */
+  hidden = new Map<string, Obj>();
+  pods: V1Pod[] = [];
+  replicaSets: V1ReplicaSet[] = [];
   writes: Write[] = [];
+  /** Every apply sent, refused or not. */
+  attempts: string[] = [];
+  reads: string[] = [];
   events: { type: string; reason: string; message: string }[] = [];
-  failApply = new Set<string>();
+  /** Kind → the error its next applies throw. */
+  failApply = new Map<string, unknown>();
   /** Kinds whose next apply fails as the API server does when a keyed list item has another owner. */
   invalidOnce = new Set<string>();
-  /** Kinds whose writes fail as in a namespace being deleted. */
   terminating = false;
+  failStatus: unknown;
+  refusals = new Map<string, { fingerprint: string; error: unknown }>();
   config = defaultRenderConfig;
   log = { info() {}, warn() {}, debug() {} };
   now = () => new Date('2026-11-27T12:00:00Z');
+  private gen = 1;
 
   put(md: ModelDeployment): void {
     this.mds.set(`${md.metadata.namespace}/${md.metadata.name}`, md);
+  }
+  md(): ModelDeployment {
+    return this.mds.get(KEY)!;
   }
   getModelDeployment(ns: string, name: string) {
     return this.mds.get(`${ns}/${name}`);
@@ -39,32 +62,52 @@ class World implements ReconcileDeps {
   getChild(kind: ChildKind, ns: string, name: string) {
     return this.children.get(`${kind}/${ns}/${name}`);
   }
-  async apply(obj: KubernetesObject) {
-    if (this.failApply.has(obj.kind!)) throw Object.assign(new Error('boom'), { body: { message: `admission webhook denied ${obj.kind}` } });
+  replicaSetsOf() {
+    return this.replicaSets;
+  }
+  podsOf() {
+    return this.pods;
+  }
+  async readChild(kind: ChildKind, ns: string, name: string) {
+    this.reads.push(kind);
+    const key = `${kind}/${ns}/${name}`;
+    return this.children.get(key) ?? this.hidden.get(key);
+  }
+  async apply(obj: KubernetesObject, call: ApplyCall) {
+    const key = `${obj.kind}/${obj.metadata!.namespace}/${obj.metadata!.name}`;
+    this.attempts.push(obj.kind!);
+    const failure = this.failApply.get(obj.kind!);
+    if (failure) throw failure;
     if (this.terminating) {
       throw new KubeApiError('PATCH', '/x', 403, { kind: 'Status', status: 'Failure', reason: 'Forbidden', message: 'unable to create new content in namespace ml because it is being terminated', details: { causes: [{ type: 'NamespaceTerminating' }] } }, '');
     }
-    if (this.invalidOnce.delete(obj.kind!)) {
-      throw new KubeApiError('PATCH', '/x', 422, { kind: 'Status', status: 'Failure', reason: 'Invalid', message: 'spec.ports[1].name: Duplicate value: "http"' }, '');
-    }
-    this.writes.push({ verb: 'apply', kind: obj.kind!, name: obj.metadata!.name! });
-    // Like the API server: keep what was applied, and add fields of its own.
-    const stored = structuredClone(obj);
-    stored.metadata = { ...stored.metadata, uid: `uid-${obj.kind}`, resourceVersion: '1' };
-    this.children.set(`${obj.kind}/${obj.metadata!.namespace}/${obj.metadata!.name}`, stored);
-    return stored;
+    if (this.invalidOnce.delete(obj.kind!)) throw apiError(422, 'Invalid', 'spec.ports[1].name: Duplicate value: "http"');
+    this.writes.push({ verb: 'apply', kind: obj.kind!, name: obj.metadata!.name!, ...(call.fieldManager ? { manager: call.fieldManager } : {}), body: structuredClone(obj) });
+    const old = this.children.get(key);
+    if (call.fieldManager === HANDOVER_MANAGER) return old!;
+    // Like the API server: keep the status, bump the generation when the spec changes.
+    const stored = structuredClone(obj) as Obj;
+    const specChanged = JSON.stringify(old?.spec) !== JSON.stringify(stored.spec);
+    const generation = (old?.metadata?.generation ?? 0) + (specChanged ? 1 : 0);
+    stored.metadata = { ...stored.metadata, uid: `uid-${obj.kind}`, resourceVersion: String(++this.gen), generation };
+    if (old?.status) stored.status = old.status;
+    if (obj.kind === 'Deployment' && stored.spec && stored.spec.replicas === undefined) stored.spec.replicas = (old?.spec?.replicas as number | undefined) ?? 1;
+    this.children.set(key, stored);
+    return structuredClone(stored);
   }
   async replaceSpec(obj: KubernetesObject) {
     this.writes.push({ verb: 'replaceSpec', kind: obj.kind!, name: obj.metadata!.name! });
     const key = `${obj.kind}/${obj.metadata!.namespace}/${obj.metadata!.name}`;
-    this.children.set(key, { ...this.children.get(key)!, spec: structuredClone((obj as { spec?: unknown }).spec) } as KubernetesObject);
-    return undefined;
+    const stored = { ...this.children.get(key)!, spec: structuredClone((obj as Obj).spec) } as Obj;
+    this.children.set(key, stored);
+    return stored;
   }
   async deleteChild(kind: ChildKind, ns: string, name: string) {
     this.writes.push({ verb: 'delete', kind, name });
     this.children.delete(`${kind}/${ns}/${name}`);
   }
   async patchStatus(md: ModelDeployment, status: ModelDeploymentStatus) {
+    if (this.failStatus) throw this.failStatus;
     this.writes.push({ verb: 'status', kind: 'ModelDeployment', name: md.metadata.name! });
     const stored = this.mds.get(`${md.metadata.namespace}/${md.metadata.name}`)!;
     this.put({ ...stored, status });
@@ -72,22 +115,40 @@ class World implements ReconcileDeps {
   event(_md: ModelDeployment, type: string, reason: string, message: string) {
     this.events.push({ type, reason, message });
   }
-  /** The Deployment controller's part: the rollout completes. */
-  rollOut(ns: string, name: string): void {
-    const d = this.children.get(`Deployment/${ns}/${name}`) as KubernetesObject & { spec: { replicas?: number }; status?: object };
-    const n = d.spec.replicas ?? 2;
-    d.metadata = { ...d.metadata, generation: 1 };
+  deployment(): Obj {
+    return this.children.get('Deployment/ml/demo')!;
+  }
+  /** The Deployment controller's part: it observes the latest generation and the rollout completes. */
+  rollOut(): void {
+    const d = this.deployment();
+    const n = (d.spec?.replicas as number | undefined) ?? 1;
     d.status = {
-      observedGeneration: 1, replicas: n, updatedReplicas: n, readyReplicas: n, availableReplicas: n,
+      observedGeneration: d.metadata?.generation, replicas: n, updatedReplicas: n, readyReplicas: n, availableReplicas: n,
       conditions: [
         { type: 'Available', status: 'True', reason: 'MinimumReplicasAvailable', message: 'Deployment has minimum availability.' },
         { type: 'Progressing', status: 'True', reason: 'NewReplicaSetAvailable', message: 'ReplicaSet has successfully progressed.' },
       ],
     };
   }
+  /** The Deployment controller observed the latest generation and started a rollout it cannot finish. */
+  observeStuck(extra: Record<string, unknown> = {}): void {
+    const d = this.deployment();
+    const n = (d.spec?.replicas as number | undefined) ?? 1;
+    d.metadata = { ...d.metadata, annotations: { ...d.metadata?.annotations, 'deployment.kubernetes.io/revision': '2' } };
+    d.status = { observedGeneration: d.metadata?.generation, replicas: n + 1, updatedReplicas: 1, readyReplicas: n, availableReplicas: n, conditions: [], ...extra };
+  }
   clear(): void {
+    this.attempts = [];
     this.writes = [];
     this.events = [];
+    this.reads = [];
+  }
+  /** Bumps the generation with a new spec, as the API server does. */
+  respec(spec: Partial<ModelDeploymentSpec>): void {
+    const md = mdep(spec);
+    md.metadata.generation = (this.md().metadata.generation ?? 1) + 1;
+    md.status = this.md().status;
+    this.put(md);
   }
 }
 
@@ -97,8 +158,21 @@ const autoscaled: Partial<ModelDeploymentSpec> = {
   autoscaling: { minReplicas: 2, maxReplicas: 5, targetCPUUtilizationPercentage: 70 },
 };
 
-function ready(w: World) {
-  return w.getModelDeployment('ml', 'demo')?.status?.conditions?.find((c) => c.type === 'Ready');
+function condition(w: World, type: string) {
+  return w.md().status?.conditions?.find((c) => c.type === type);
+}
+
+async function converged(spec: Partial<ModelDeploymentSpec>): Promise<World> {
+  const w = new World();
+  w.put(mdep(spec));
+  await reconcile(w, KEY);
+  // The HPA's part: it raises the Deployment to its minimum.
+  if (spec.autoscaling) w.deployment().spec!.replicas = spec.autoscaling.minReplicas;
+  w.rollOut();
+  await reconcile(w, KEY);
+  assert.equal(condition(w, 'Ready')?.status, 'True');
+  w.clear();
+  return w;
 }
 
 describe('reconcile', () => {
@@ -115,109 +189,130 @@ describe('reconcile', () => {
       assert.equal(child.metadata?.labels?.['app.kubernetes.io/managed-by'], 'modelship');
       assert.ok(child.metadata?.annotations?.[APPLIED_HASH_ANNOTATION]);
     }
-    assert.equal((w.getChild('Deployment', 'ml', 'demo') as { spec: { replicas?: number } }).spec.replicas, undefined, 'the HPA owns the size');
+    const applied = w.writes.find((x) => x.kind === 'Deployment')!.body as Obj;
+    assert.equal(applied.spec?.replicas, undefined, 'the HPA owns the size');
+    assert.deepEqual(w.reads.sort(), ['Deployment', 'HorizontalPodAutoscaler', 'PodDisruptionBudget', 'Service'], 'each child was looked up before it was first created');
     assert.deepEqual(w.events.map((e) => [e.type, e.reason, e.message]), [
       ['Normal', 'Created', 'Created Deployment, Service, HorizontalPodAutoscaler and PodDisruptionBudget demo'],
     ], 'one event for the whole creation, not one per child');
-    assert.equal(ready(w)?.status, 'False');
-    assert.equal(w.getModelDeployment('ml', 'demo')?.status?.observedGeneration, 1);
+    assert.equal(condition(w, 'Ready')?.status, 'False');
+    assert.equal(w.md().status?.observedGeneration, 1);
   });
 
   it('turns Ready once the rollout completes, and reports the served model', async () => {
     const w = new World();
     w.put(mdep({ replicas: 2 }));
     await reconcile(w, KEY);
-    w.rollOut('ml', 'demo');
+    w.rollOut();
     await reconcile(w, KEY);
-    assert.equal(ready(w)?.status, 'True');
-    assert.equal(w.getModelDeployment('ml', 'demo')?.status?.model?.uri, 's3://acme-models/iris/v1');
-    assert.equal(w.getModelDeployment('ml', 'demo')?.status?.readyReplicas, 2);
+    assert.equal(condition(w, 'Ready')?.status, 'True');
+    assert.equal(w.md().status?.model?.uri, 's3://acme-models/iris/v1');
+    assert.equal(w.md().status?.readyReplicas, 2);
     assert.ok(w.events.some((e) => e.reason === 'Ready'));
   });
 
-  it('makes no write call in a steady state', async () => {
-    const w = new World();
-    w.put(mdep(autoscaled));
-    await reconcile(w, KEY);
-    w.rollOut('ml', 'demo');
-    await reconcile(w, KEY);
-    w.clear();
+  it('makes no write call and no live read in a steady state', async () => {
+    const w = await converged(autoscaled);
     await reconcile(w, KEY);
     await reconcile(w, KEY);
     assert.deepEqual(w.writes, []);
     assert.deepEqual(w.events, []);
+    assert.deepEqual(w.reads, []);
+  });
+
+  it('never reports a pod template change as settled before the Deployment has observed it', async () => {
+    const w = await converged({ replicas: 2 });
+    w.respec({ replicas: 2, resources: { requests: { cpu: '2' } } });
+    await reconcile(w, KEY);
+    assert.deepEqual(w.writes.map((x) => `${x.verb} ${x.kind}`), ['apply Deployment', 'status ModelDeployment']);
+    assert.equal(w.md().status?.observedGeneration, 2);
+    assert.equal(condition(w, 'Ready')?.status, 'False', 'the cache held a complete rollout of the old template');
+    assert.equal(condition(w, 'Reconciling')?.status, 'True');
+    assert.match(condition(w, 'Ready')?.message ?? '', /Waiting for the Deployment controller/);
+  });
+
+  it('does not report an older rollout\'s ProgressDeadlineExceeded as the new generation\'s failure', async () => {
+    const w = await converged({ replicas: 2 });
+    w.observeStuck({ conditions: [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded', message: 'ReplicaSet "demo-1" has timed out progressing.' }] });
+    await reconcile(w, KEY);
+    assert.equal(condition(w, 'Stalled')?.status, 'True', 'the stuck rollout of this generation is Stalled');
+    w.respec({ replicas: 2, model: { uri: 's3://acme-models/iris/v2', format: 'sklearn' } });
+    await reconcile(w, KEY);
+    assert.equal(condition(w, 'Stalled')?.status, 'False', 'the new generation has not failed (yet)');
+    assert.equal(condition(w, 'Reconciling')?.status, 'True');
+  });
+
+  it('hands spec.replicas over before the HPA takes the size, so the Deployment keeps its size', async () => {
+    const w = await converged({ replicas: 3 });
+    w.respec({ resources: { requests: { cpu: '500m' } }, autoscaling: { minReplicas: 1, maxReplicas: 5 } });
+    await reconcile(w, KEY);
+    const deploymentWrites = w.writes.filter((x) => x.kind === 'Deployment');
+    assert.deepEqual(deploymentWrites.map((x) => x.manager ?? 'modelship'), [HANDOVER_MANAGER, 'modelship'], 'the handover comes first');
+    assert.deepEqual((deploymentWrites[0]!.body as Obj).spec, { replicas: 3 }, 'with the current size');
+    assert.equal((deploymentWrites[1]!.body as Obj).spec?.replicas, undefined);
+    w.clear();
+    // Back to fixed replicas: set at once, with no handover.
+    w.respec({ replicas: 2 });
+    await reconcile(w, KEY);
+    assert.deepEqual(w.writes.filter((x) => x.kind === 'Deployment').map((x) => [x.manager ?? 'modelship', (x.body as Obj).spec?.replicas]), [['modelship', 2]]);
+    assert.ok(w.writes.some((x) => x.verb === 'delete' && x.kind === 'HorizontalPodAutoscaler'));
   });
 
   it('restores a child edited by someone else, and only that child', async () => {
-    const w = new World();
-    w.put(mdep({ replicas: 2 }));
+    const w = await converged({ replicas: 2 });
+    (w.getChild('Service', 'ml', 'demo') as Obj).spec!.type = 'NodePort';
     await reconcile(w, KEY);
-    w.rollOut('ml', 'demo');
-    await reconcile(w, KEY);
-    w.clear();
-    const svc = w.getChild('Service', 'ml', 'demo') as KubernetesObject & { spec: { type: string } };
-    svc.spec.type = 'NodePort';
-    await reconcile(w, KEY);
-    assert.deepEqual(w.writes, [{ verb: 'apply', kind: 'Service', name: 'demo' }]);
+    assert.deepEqual(w.writes.map((x) => `${x.verb} ${x.kind}`), ['apply Service']);
     assert.equal(w.events[0]?.reason, 'Updated');
     assert.match(w.events[0]?.message ?? '', /Updated Service demo \(Service spec\.type\)/);
   });
 
   it('replaces the spec when apply alone cannot undo an edit to a keyed list', async () => {
-    const w = new World();
-    w.put(mdep({ replicas: 2 }));
-    await reconcile(w, KEY);
-    w.clear();
-    const svc = w.getChild('Service', 'ml', 'demo') as KubernetesObject & { spec: { ports: { port: number }[] } };
+    const w = await converged({ replicas: 2 });
+    const svc = w.getChild('Service', 'ml', 'demo') as Obj & { spec: { ports: { port: number }[] } };
     svc.spec.ports[0]!.port = 8999;
     w.invalidOnce.add('Service');
     await reconcile(w, KEY);
     assert.deepEqual(w.writes.filter((x) => x.kind === 'Service').map((x) => x.verb), ['replaceSpec', 'apply']);
     assert.equal((w.getChild('Service', 'ml', 'demo') as typeof svc).spec.ports[0]?.port, 80);
+    w.clear();
+    await reconcile(w, KEY);
+    assert.deepEqual(w.writes, [], 'and the next pass makes no write');
   });
 
   it('stops quietly in a namespace that is being deleted', async () => {
     const w = new World();
     w.put(mdep({ replicas: 1 }));
     w.terminating = true;
-    await reconcile(w, KEY);
+    assert.deepEqual(await reconcile(w, KEY), { conflicts: [] });
     assert.deepEqual(w.events, [], 'no event and no retry');
     assert.deepEqual(w.writes, []);
   });
 
   it('recreates a deleted child', async () => {
-    const w = new World();
-    w.put(mdep(autoscaled));
-    await reconcile(w, KEY);
-    w.clear();
+    const w = await converged(autoscaled);
     w.children.delete('HorizontalPodAutoscaler/ml/demo');
     await reconcile(w, KEY);
-    assert.deepEqual(w.writes.filter((x) => x.verb === 'apply'), [{ verb: 'apply', kind: 'HorizontalPodAutoscaler', name: 'demo' }]);
+    assert.deepEqual(w.writes.filter((x) => x.verb === 'apply').map((x) => x.kind), ['HorizontalPodAutoscaler']);
   });
 
   it('deletes the HPA when autoscaling is removed', async () => {
-    const w = new World();
-    w.put(mdep(autoscaled));
-    await reconcile(w, KEY);
-    w.clear();
-    const md = mdep({ replicas: 3 });
-    md.metadata.generation = 2;
-    w.put(md);
+    const w = await converged(autoscaled);
+    w.respec({ replicas: 3 });
     await reconcile(w, KEY);
     assert.ok(w.writes.some((x) => x.verb === 'delete' && x.kind === 'HorizontalPodAutoscaler'));
     assert.equal(w.getChild('HorizontalPodAutoscaler', 'ml', 'demo'), undefined);
-    assert.equal((w.getChild('Deployment', 'ml', 'demo') as { spec: { replicas?: number } }).spec.replicas, 3);
+    assert.equal(w.deployment().spec?.replicas, 3);
   });
 
   it('reports an invalid spec as InvalidSpec and Stalled, once, and applies nothing', async () => {
     const w = new World();
     w.put(mdep({ autoscaling: { minReplicas: 5, maxReplicas: 2 } }));
     await reconcile(w, KEY);
-    assert.deepEqual(w.writes, [{ verb: 'status', kind: 'ModelDeployment', name: 'demo' }]);
-    assert.equal(ready(w)?.reason, 'InvalidSpec');
-    assert.match(ready(w)?.message ?? '', /spec\.autoscaling/);
-    const stalled = w.getModelDeployment('ml', 'demo')?.status?.conditions?.find((c) => c.type === 'Stalled');
-    assert.equal(stalled?.status, 'True');
+    assert.deepEqual(w.writes.map((x) => x.verb), ['status']);
+    assert.equal(condition(w, 'Ready')?.reason, 'InvalidSpec');
+    assert.match(condition(w, 'Ready')?.message ?? '', /spec\.autoscaling/);
+    assert.equal(condition(w, 'Stalled')?.status, 'True');
     assert.deepEqual(w.events.map((e) => [e.type, e.reason]), [['Warning', 'InvalidSpec']]);
     w.clear();
     await reconcile(w, KEY);
@@ -225,28 +320,114 @@ describe('reconcile', () => {
     assert.deepEqual(w.events, []);
   });
 
-  it('refuses to take over a child controlled by another owner', async () => {
+  it('leaves an unlabelled object of a child\'s name untouched: ChildConflict, Stalled, and converges once it is gone', async () => {
     const w = new World();
     w.put(mdep({ replicas: 1 }));
-    w.children.set('Service/ml/demo', {
+    w.hidden.set('Service/ml/demo', {
       apiVersion: 'v1', kind: 'Service',
-      metadata: { name: 'demo', namespace: 'ml', ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'other', uid: 'someone-else', controller: true }] },
-    });
-    await reconcile(w, KEY);
-    assert.ok(!w.writes.some((x) => x.kind === 'Service'));
-    assert.equal(ready(w)?.reason, 'ChildConflict');
-    assert.ok(w.events.some((e) => e.type === 'Warning' && e.reason === 'NotOwned'));
+      metadata: { name: 'demo', namespace: 'ml', managedFields: [{ manager: 'kubectl-create', operation: 'Update', time: '2026-11-27T11:00:00Z' }] },
+    } as unknown as Obj);
+    const result = await reconcile(w, KEY);
+    assert.deepEqual(w.writes.map((x) => `${x.verb} ${x.kind}`), ['status ModelDeployment'], 'no child is written while one is in conflict');
+    assert.equal(condition(w, 'Ready')?.reason, 'ChildConflict');
+    assert.equal(condition(w, 'Stalled')?.status, 'True');
+    assert.match(condition(w, 'Stalled')?.message ?? '', /Service ml\/demo already exists and is made by kubectl-create/);
+    assert.deepEqual(result.conflicts, [{ kind: 'Service', namespace: 'ml', name: 'demo' }], 'the controller is told what to watch');
+    assert.deepEqual(w.events.map((e) => [e.type, e.reason]), [['Warning', 'ChildConflict']]);
+    w.hidden.clear();
+    w.clear();
+    const after = await reconcile(w, KEY);
+    assert.deepEqual(after.conflicts, []);
+    assert.ok(w.writes.some((x) => x.verb === 'apply' && x.kind === 'Service'));
   });
 
-  it('reports a failed apply on the status and as an event, and throws so the key is retried', async () => {
+  it('refuses to take over a child controlled by another owner, and never deletes one', async () => {
     const w = new World();
     w.put(mdep({ replicas: 1 }));
-    w.failApply.add('Service');
-    await assert.rejects(reconcile(w, KEY), /Applying Service demo failed: admission webhook denied Service/);
-    assert.equal(ready(w)?.reason, 'ApplyFailed');
-    const reconciling = w.getModelDeployment('ml', 'demo')?.status?.conditions?.find((c) => c.type === 'Reconciling');
-    assert.equal(reconciling?.status, 'True');
-    assert.ok(w.events.some((e) => e.type === 'Warning' && e.reason === 'ApplyFailed'));
+    const foreign = { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: { name: 'demo', namespace: 'ml', ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'other', uid: 'someone-else', controller: true }] } } as Obj;
+    w.children.set('Service/ml/demo', { ...foreign, apiVersion: 'v1', kind: 'Service' });
+    // A PDB the spec does not want (one replica): not ours to delete either.
+    w.children.set('PodDisruptionBudget/ml/demo', foreign);
+    await reconcile(w, KEY);
+    assert.ok(!w.writes.some((x) => x.kind === 'Service' || x.kind === 'PodDisruptionBudget'));
+    assert.equal(condition(w, 'Ready')?.reason, 'ChildConflict');
+    assert.match(condition(w, 'Ready')?.message ?? '', /controlled by Deployment other/);
+  });
+
+  it('retries a transient failure with backoff, Reconciling', async () => {
+    const w = new World();
+    w.put(mdep({ replicas: 1 }));
+    w.failApply.set('Service', apiError(503, 'ServiceUnavailable', 'the server is currently unable to handle the request'));
+    await assert.rejects(reconcile(w, KEY), /Applying Service demo failed: the server is currently unable to handle the request/);
+    assert.equal(condition(w, 'Ready')?.reason, 'ApplyFailed');
+    assert.equal(condition(w, 'Reconciling')?.status, 'True');
+    assert.equal(condition(w, 'Stalled')?.status, 'False');
+  });
+
+  it('waits out a 429 for its Retry-After', async () => {
+    const w = new World();
+    w.put(mdep({ replicas: 1 }));
+    w.failApply.set('Deployment', apiError(429, 'TooManyRequests', 'too many requests', { retryAfterSeconds: 7 }));
+    assert.deepEqual(await reconcile(w, KEY), { requeueAfterMs: 7000, conflicts: [] });
+    assert.equal(condition(w, 'Reconciling')?.status, 'True');
+  });
+
+  it('reports an error that will not fix itself as ApplyRefused and Stalled, without retrying', async () => {
+    const w = new World();
+    w.put(mdep({ replicas: 1 }));
+    w.failApply.set('Deployment', apiError(422, 'Invalid', 'Deployment.apps "demo" is invalid: spec.template.spec.affinity.nodeAffinity: Invalid value'));
+    assert.deepEqual(await reconcile(w, KEY), { conflicts: [] }, 'no throw: no retry loop');
+    assert.equal(condition(w, 'Ready')?.reason, 'ApplyRefused');
+    assert.equal(condition(w, 'Stalled')?.status, 'True');
+    assert.match(condition(w, 'Stalled')?.message ?? '', /Applying Deployment demo failed: Deployment.apps "demo" is invalid/);
+    assert.ok(w.events.some((e) => e.type === 'Warning' && e.reason === 'ApplyRefused'));
+    w.clear();
+    await reconcile(w, KEY);
+    await reconcile(w, KEY);
+    assert.deepEqual(w.writes, [], 'the same refusal writes no status and no event again');
+    assert.deepEqual(w.attempts, [], 'and is not sent again: child events cannot make a write loop');
+    assert.deepEqual(w.events, []);
+    // A changed spec tries again.
+    w.failApply.delete('Deployment');
+    w.respec({ replicas: 2 });
+    await reconcile(w, KEY);
+    assert.deepEqual(w.attempts.filter((k) => k === 'Deployment'), ['Deployment']);
+  });
+
+  it('tries a forbidden write again slowly, Stalled meanwhile', async () => {
+    const w = new World();
+    w.put(mdep({ replicas: 1 }));
+    w.failApply.set('Service', apiError(403, 'Forbidden', 'services is forbidden: User "op" cannot patch resource "services"'));
+    assert.deepEqual(await reconcile(w, KEY), { requeueAfterMs: 30_000, conflicts: [] });
+    assert.equal(condition(w, 'Stalled')?.status, 'True');
+    assert.match(condition(w, 'Ready')?.message ?? '', /Grant the operator this permission/);
+  });
+
+  it('writes nothing more once the lease is lost', async () => {
+    const w = new World();
+    w.put(mdep({ replicas: 1 }));
+    w.failApply.set('Service', new NotLeaderError());
+    assert.deepEqual(await reconcile(w, KEY), { conflicts: [] });
+    assert.equal(w.md().status, undefined, 'no status write');
+    assert.deepEqual(w.events, []);
+  });
+
+  it('names why pods do not serve: the scheduler\'s words on the status', async () => {
+    const w = await converged({ replicas: 2 });
+    w.respec({ replicas: 2, resources: { limits: { 'nvidia.com/gpu': 16 } } });
+    await reconcile(w, KEY);
+    w.observeStuck();
+    const dep = w.deployment();
+    w.replicaSets = [{ metadata: { name: 'demo-new', uid: 'rs-new', annotations: { 'deployment.kubernetes.io/revision': '2' }, ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'demo', uid: dep.metadata!.uid!, controller: true }] } }];
+    w.pods = [{
+      metadata: { name: 'demo-new-abcde', ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'demo-new', uid: 'rs-new', controller: true }] },
+      status: { phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/3 nodes are available: 3 Insufficient nvidia.com/gpu.' }] },
+    }];
+    await reconcile(w, KEY);
+    assert.equal(condition(w, 'Ready')?.reason, 'Unschedulable');
+    assert.match(condition(w, 'Ready')?.message ?? '', /Pod demo-new-abcde cannot be scheduled: 0\/3 nodes are available: 3 Insufficient nvidia\.com\/gpu\./);
+    assert.equal(condition(w, 'Reconciling')?.status, 'True', 'a node may come: not Stalled');
+    assert.ok(w.events.some((e) => e.type === 'Warning' && e.reason === 'Unschedulable'));
   });
 
   it('does nothing for a ModelDeployment that is gone or being deleted', async () => {

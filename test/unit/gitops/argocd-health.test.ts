@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { argoCdConfigMap, configMapPath, gitopsDir, HEALTH_KEY, healthScriptPath } from './argocd-cm.ts';
 import { runHealthScript } from './lua.ts';
+import { ALWAYS_STALLED } from '../../../operator/src/status/reasons.ts';
 import type { HealthStatus } from './lua.ts';
 
 const script = readFileSync(healthScriptPath, 'utf8');
@@ -44,8 +45,8 @@ describe('Argo CD health check (docs/gitops/argocd-health.lua, under Lua)', () =
     });
   }
 
-  it('treats InvalidSpec, ChildConflict and ProgressDeadlineExceeded as terminal', () => {
-    assert.deepEqual(terminalReasons, ['InvalidSpec', 'ChildConflict', 'ProgressDeadlineExceeded']);
+  it('treats exactly the reasons that always need a person as terminal (status/reasons.ts)', () => {
+    assert.deepEqual([...terminalReasons].sort(), [...ALWAYS_STALLED].sort());
   });
 
   for (const reason of terminalReasons) {
@@ -55,7 +56,7 @@ describe('Argo CD health check (docs/gitops/argocd-health.lua, under Lua)', () =
     });
   }
 
-  for (const reason of ['Creating', 'RollingOut', 'ApplyFailed', 'Unknown']) {
+  for (const reason of ['Creating', 'RollingOut', 'ScalingUp', 'ApplyFailed', 'Unschedulable', 'ImagePullFailed', 'NotReady', 'CrashLoop', 'ModelFetchFailed', 'Unknown']) {
     it(`Ready=False ${reason} is Progressing (the operator is still working on it)`, () => {
       assert.equal(runHealthScript(script, withReady(reason, 'False')).status, 'Progressing');
     });

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { KubeConfig, ResponseContext, SelfDecodingBody, type RequestContext } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 import { HttpKubeClient } from '../../../operator/src/kube/client.ts';
-import { isConflict, isNotFound, KubeApiError } from '../../../operator/src/kube/errors.ts';
+import { isConflict, isNotFound, KubeApiError, NotLeaderError } from '../../../operator/src/kube/errors.ts';
 import { resourcePath } from '../../../operator/src/kube/resources.ts';
 import { RestClient } from '../../../operator/src/kube/rest.ts';
 import { createMetrics } from '../../../operator/src/observability/metrics.ts';
@@ -81,14 +81,6 @@ describe('HttpKubeClient', () => {
     assert.equal(sent[0]?.headers['Content-Type'], 'application/apply-patch+yaml');
   });
 
-  it('merge-patches status on the /status subresource', async () => {
-    const { client, sent } = setup([{ status: 200, body: {} }]);
-    await client.patchStatus({ apiVersion: 'serving.modelship.dev/v1alpha1', kind: 'ModelDeployment', namespace: 'risk', name: 'fraud' }, { replicas: 1 });
-    assert.equal(sent[0]?.method, 'PATCH');
-    assert.equal(sent[0]?.url.pathname, '/apis/serving.modelship.dev/v1alpha1/namespaces/risk/modeldeployments/fraud/status');
-    assert.equal(sent[0]?.headers['Content-Type'], 'application/merge-patch+json');
-    assert.deepEqual(sent[0]?.body, { status: { replicas: 1 } });
-  });
 
   it('deletes with a uid precondition and background propagation; a missing object is not an error', async () => {
     const { client, sent } = setup([
@@ -161,3 +153,33 @@ describe('resourcePath', () => {
     assert.throws(() => resourcePath('example.com/v1', 'Widget'), /RESOURCE_TYPES/);
   });
 });
+
+describe('the write fence', () => {
+  it('refuses every request but GET while it throws, before anything is sent', async () => {
+    const sent: string[] = [];
+    let leading = true;
+    const rest = new RestClient(kubeConfig(), {
+      metrics: createMetrics(new Registry(), { defaultMetrics: false }),
+      writeFence: () => {
+        if (!leading) throw new NotLeaderError();
+      },
+      sender: {
+        async send(req: RequestContext) {
+          sent.push(req.getHttpMethod());
+          return new ResponseContext(200, { 'content-type': 'application/json' }, new SelfDecodingBody(Promise.resolve(Buffer.from('{}'))));
+        },
+      },
+    });
+    const client = new HttpKubeClient(rest);
+    await client.apply(deployment);
+    leading = false;
+    await assert.rejects(client.apply(deployment), NotLeaderError);
+    await assert.rejects(client.delete({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'risk', name: 'fraud' }), NotLeaderError);
+    await assert.rejects(client.create({ apiVersion: 'v1', kind: 'Event', metadata: { name: 'e', namespace: 'risk' } }), NotLeaderError);
+    await client.get({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'risk', name: 'fraud' });
+    assert.deepEqual(sent, ['PATCH', 'GET'], 'the refused writes never left');
+    // Another client on the same credentials, without the fence (the elector's own).
+    await new HttpKubeClient(rest.withOptions({ metrics: createMetrics(new Registry(), { defaultMetrics: false }), sender: { send: async () => new ResponseContext(200, {}, new SelfDecodingBody(Promise.resolve(Buffer.from('{}')))) } })).apply(deployment);
+  });
+});
+

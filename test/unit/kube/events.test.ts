@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { correlationKey, EventRecorder, MAX_MESSAGE_LENGTH, newEvent, Reason, SpamFilter, type CoreEvent } from '../../../operator/src/controller/events.ts';
+import { correlationKey, EventRecorder, MAX_MESSAGE_LENGTH, newEvent, SpamFilter, type CoreEvent } from '../../../operator/src/kube/events.ts';
+import { Reason } from '../../../operator/src/status/reasons.ts';
 import { apiError, FakeKube } from '../support/fake-kube.ts';
 
 const md = {

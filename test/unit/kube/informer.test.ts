@@ -292,3 +292,32 @@ describe('ReconnectBackoff', () => {
     assert.equal(b.next(), 800);
   });
 });
+
+describe('Informer cache transform and index', () => {
+  it('keeps what the transform returns, and finds objects by their index value as they move', async () => {
+    const lw = new ScriptedLW();
+    const informer = new Informer<Obj>({
+      apiVersion: 'v1',
+      kind: 'Thing',
+      listerWatcher: (ns) => lw.for(ns),
+      transform: (o) => ({ ...o, spec: { n: (o.spec?.n ?? 0) * 10 } }),
+      index: (o) => (o.spec && o.spec.n > 0 ? `group-${o.spec.n}` : undefined),
+    });
+    lw.lists.push({ items: [obj('a', 'x', '1', 1), obj('a', 'y', '2', 1), obj('a', 'z', '3', 0)], resourceVersion: '10' });
+    informer.start();
+    await informer.waitForSync();
+    await settle();
+    assert.equal(informer.get('a', 'x')?.spec?.n, 10, 'the cache holds the transformed object');
+    assert.ok(Object.isFrozen(informer.get('a', 'x')), 'frozen');
+    assert.deepEqual(informer.byIndex('group-10').map((o) => o.metadata?.name).sort(), ['x', 'y']);
+    assert.deepEqual(informer.byIndex('group-0'), [], 'no index value, not indexed');
+    const w = lw.last();
+    w.send({ type: 'MODIFIED', object: obj('a', 'y', '11', 2) });
+    w.send({ type: 'DELETED', object: obj('a', 'x', '12', 1) });
+    w.send({ type: 'MODIFIED', object: obj('a', 'z', '13', 2) });
+    assert.deepEqual(informer.byIndex('group-10'), [], 'moved away and deleted');
+    assert.deepEqual(informer.byIndex('group-20').map((o) => o.metadata?.name).sort(), ['y', 'z']);
+    await informer.stop();
+  });
+});
+

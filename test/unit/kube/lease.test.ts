@@ -168,3 +168,66 @@ describe('LeaderElector', () => {
     );
   });
 });
+
+describe('the renew deadline is a hard bound', () => {
+  it('gives up at the renew deadline even when a renew request hangs, and fences writes from then on', async () => {
+    // Real timers, short timings: what is measured is that a hung request cannot stretch leadership.
+    let hang = false;
+    const kube = new FakeKube();
+    const client = new Proxy(kube, {
+      get(target, prop, receiver) {
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        if (prop !== 'get' || typeof v !== 'function') return v;
+        return (ref: never, options?: { signal?: AbortSignal }) =>
+          hang
+            ? new Promise((_, reject) => options?.signal?.addEventListener('abort', () => reject(options.signal?.reason), { once: true }))
+            : (v as (r: never, o?: unknown) => Promise<unknown>).call(target, ref, options);
+      },
+    });
+    const log: string[] = [];
+    const started = performance.now();
+    let lostAt = 0;
+    const e = new LeaderElector({
+      client,
+      namespace: 'ns',
+      name: 'l',
+      identity: 'a',
+      leaseDurationMs: 600,
+      renewDeadlineMs: 400,
+      retryPeriodMs: 50,
+      metrics: createMetrics(new Registry(), { defaultMetrics: false }),
+      onStartedLeading: () => log.push('started'),
+      onStoppedLeading: () => {
+        lostAt = performance.now();
+        log.push('stopped');
+      },
+    });
+    const running = e.run();
+    while (!e.isLeader()) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(e.holdsLease(), true);
+    hang = true;
+    const hungAt = performance.now();
+    await running;
+    assert.deepEqual(log, ['started', 'stopped']);
+    assert.equal(e.holdsLease(), false, 'the fence is closed');
+    // The last renew was sent at most one retry period before the hang; leadership ends 400 ms after it.
+    const held = lostAt - hungAt;
+    assert.ok(held <= 400 + 50 + 100, `lost ${held.toFixed(0)} ms after renews started hanging (renew deadline 400 ms)`);
+    assert.ok(lostAt - started < 5_000);
+  });
+
+  it('holdsLease turns false by the clock alone, before the renew loop runs (a frozen process)', async () => {
+    const kube = new FakeKube();
+    const clock = { t: 0 };
+    const a = elector(kube, 'a', clock, []);
+    void a.run();
+    await settle();
+    assert.equal(a.holdsLease(), true);
+    // The process was stopped for 30 s: no timer has fired yet, but the fence is closed.
+    clock.t += 30_000;
+    assert.equal(a.holdsLease(), false);
+    assert.equal(a.isLeader(), true, 'the renew loop has not noticed yet');
+    await a.stop();
+  });
+});
+

@@ -8,7 +8,7 @@ import {
   WorkQueue,
   type Handler,
   type HandlerResult,
-} from '../../../operator/src/controller/queue.ts';
+} from '../../../operator/src/kube/queue.ts';
 import { createMetrics, type Metrics } from '../../../operator/src/observability/metrics.ts';
 import { deferred, FakeClock, settle } from '../support/fake-clock.ts';
 

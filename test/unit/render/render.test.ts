@@ -296,8 +296,7 @@ test('privileged, hostPath, hostNetwork, hostPID and friends never appear in wha
 
 test('pass-through fields stay inside their own field', () => {
   // Affinity is copied as is; even a stray key inside it cannot reach the pod spec.
-  const md = mdep({ scheduling: { affinity: { hostNetwork: true } as unknown as Record<string, never> } });
-  const c = renderChildren(md, defaultRenderConfig);
+  const c = render({ scheduling: { affinity: { hostNetwork: true } as unknown as Record<string, never> } });
   assert.equal(podOf(c).hostNetwork, undefined);
 });
 
@@ -390,7 +389,9 @@ test('the operator config replaces runtime and fetcher images', () => {
 });
 
 test('render is pure: same input, same output, input untouched', () => {
-  const md = mdep({ resources: gpu, replicas: 2 });
+  const r = validateModelDeployment(mdep({ resources: gpu, replicas: 2 }));
+  assert.ok(r.ok);
+  const md = r.value;
   const before = structuredClone(md);
   const a = renderChildren(md, defaultRenderConfig);
   const b = renderChildren(md, defaultRenderConfig);
@@ -398,8 +399,3 @@ test('render is pure: same input, same output, input untouched', () => {
   assert.deepEqual(md, before);
 });
 
-test('render applies the defaults itself when given an object straight from the cache', () => {
-  const d: V1Deployment = renderChildren(mdep({}), defaultRenderConfig).deployment;
-  assert.equal(d.spec?.replicas, 1);
-  assert.deepEqual(d.spec?.strategy?.rollingUpdate, { maxSurge: '25%', maxUnavailable: 0 });
-});

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { V1Deployment } from '@kubernetes/client-node';
+import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import type { ServedModel } from '../../../operator/src/api/types.ts';
 import { MODEL_FORMAT_ANNOTATION, MODEL_URI_ANNOTATION, RUNTIME_ANNOTATION, SERVER_CONTAINER } from '../../../operator/src/render/labels.ts';
 import { computeStatus, type StatusInput } from '../../../operator/src/status/compute.ts';
@@ -9,7 +9,21 @@ const v1: ServedModel = { uri: 's3://m/v1', format: 'sklearn', runtime: 'mlserve
 const v2: ServedModel = { uri: 's3://m/v2', format: 'sklearn', runtime: 'mlserver', image: 'mlserver:1' };
 const now = new Date('2026-11-27T12:00:00.500Z');
 
-function dep(model: ServedModel, s: { replicas?: number; updated?: number; available?: number; ready?: number; total?: number; generation?: number; observed?: number; deadline?: boolean } = {}): V1Deployment {
+function pod(name: string, p: { crash?: number; unschedulable?: boolean }): V1Pod {
+  const status: V1Pod['status'] = { phase: 'Pending' };
+  if (p.crash !== undefined) {
+    status.phase = 'Running';
+    status.containerStatuses = [{
+      name: SERVER_CONTAINER, image: 'i', imageID: '', ready: false, restartCount: p.crash,
+      state: { waiting: { reason: 'CrashLoopBackOff', message: 'back-off 40s restarting failed container' } },
+      lastState: { terminated: { reason: 'OOMKilled', exitCode: 137 } },
+    }];
+  }
+  if (p.unschedulable) status.conditions = [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/3 nodes are available: 3 node(s) were unschedulable.' }];
+  return { metadata: { name }, status };
+}
+
+function dep(model: ServedModel, s: { replicas?: number; updated?: number; available?: number; ready?: number; total?: number; generation?: number; observed?: number; deadline?: boolean; replicaFailure?: string } = {}): V1Deployment {
   const want = s.replicas ?? 2;
   return {
     metadata: { name: 'm', generation: s.generation ?? 1 },
@@ -24,6 +38,7 @@ function dep(model: ServedModel, s: { replicas?: number; updated?: number; avail
       availableReplicas: s.available ?? want,
       readyReplicas: s.ready ?? s.available ?? want,
       conditions: [
+        ...(s.replicaFailure ? [{ type: 'ReplicaFailure', status: 'True', reason: 'FailedCreate', message: s.replicaFailure }] : []),
         { type: 'Available', status: 'True', reason: 'MinimumReplicasAvailable', message: 'Deployment has minimum availability.' },
         s.deadline
           ? { type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded', message: 'ReplicaSet "m-1" has timed out progressing.' }
@@ -50,13 +65,21 @@ describe('computeStatus', () => {
     { name: 'a complete rollout is Ready', in: { deployment: dep(v1) }, ready: 'True', reason: 'Ready', reconciling: 'False', stalled: 'False' },
     { name: 'no Deployment yet is Creating', in: {}, ready: 'False', reason: 'Creating', reconciling: 'True', stalled: 'False' },
     { name: 'an invalid spec is Stalled', in: { invalidSpec: 'spec.autoscaling.minReplicas must be at most maxReplicas', desired: undefined }, ready: 'False', reason: 'InvalidSpec', reconciling: 'False', stalled: 'True' },
-    { name: 'a child owned by another is Stalled', in: { conflict: 'Service m exists and is not controlled by this ModelDeployment', deployment: dep(v1) }, ready: 'False', reason: 'ChildConflict', reconciling: 'False', stalled: 'True' },
-    { name: 'a failed apply is retried', in: { applyError: 'Applying Deployment m failed: 500', deployment: dep(v1) }, ready: 'False', reason: 'ApplyFailed', reconciling: 'True', stalled: 'False' },
+    { name: 'a child owned by another is Stalled', in: { failure: { reason: 'ChildConflict', message: 'Service m exists and is not controlled by this ModelDeployment' }, deployment: dep(v1) }, ready: 'False', reason: 'ChildConflict', reconciling: 'False', stalled: 'True' },
+    { name: 'a failed apply is retried', in: { failure: { reason: 'ApplyFailed', message: 'Applying Deployment m failed: 500' }, deployment: dep(v1) }, ready: 'False', reason: 'ApplyFailed', reconciling: 'True', stalled: 'False' },
+    { name: 'an apply the API server refuses for good is Stalled', in: { failure: { reason: 'ApplyRefused', message: 'Applying Deployment m failed: 422' }, deployment: dep(v1) }, ready: 'False', reason: 'ApplyRefused', reconciling: 'False', stalled: 'True' },
     { name: 'updated replicas not yet available', in: { deployment: dep(v1, { available: 1 }) }, ready: 'False', reason: 'RollingOut', reconciling: 'True', stalled: 'False' },
     { name: 'old replicas still terminating', in: { deployment: dep(v1, { updated: 2, total: 3 }) }, ready: 'False', reason: 'RollingOut', reconciling: 'True', stalled: 'False' },
     { name: 'the Deployment has not observed its generation', in: { deployment: dep(v1, { generation: 2, observed: 1 }) }, ready: 'False', reason: 'RollingOut', reconciling: 'True', stalled: 'False' },
     { name: 'the cache still holds the old template', in: { deployment: dep(v2) }, ready: 'False', reason: 'RollingOut', reconciling: 'True', stalled: 'False' },
     { name: 'a rollout past its deadline is Stalled', in: { deployment: dep(v1, { available: 1, deadline: true }) }, ready: 'False', reason: 'ProgressDeadlineExceeded', reconciling: 'False', stalled: 'True' },
+    { name: 'an older generation\'s deadline is not the new one\'s failure', in: { deployment: dep(v1, { generation: 2, observed: 1, available: 1, deadline: true }) }, ready: 'False', reason: 'RollingOut', reconciling: 'True', stalled: 'False' },
+    { name: 'ready but not yet available is not Ready', in: { deployment: dep(v1, { ready: 2, available: 1 }) }, ready: 'False', reason: 'RollingOut', reconciling: 'True', stalled: 'False' },
+    { name: 'a crash-looping pod of the rollout is named, Stalled past the restart limit', in: { deployment: dep(v1, { available: 1 }), pods: [pod('m-1-a', { crash: 4 })] }, ready: 'False', reason: 'CrashLoop', reconciling: 'False', stalled: 'True' },
+    { name: 'a crash loop that just began is still Reconciling', in: { deployment: dep(v1, { available: 1 }), pods: [pod('m-1-a', { crash: 1 })] }, ready: 'False', reason: 'CrashLoop', reconciling: 'True', stalled: 'False' },
+    { name: 'pods refused at creation are Stalled', in: { deployment: dep(v1, { available: 0, replicaFailure: 'pods "m-1-x" is forbidden: exceeded quota: q' }) }, ready: 'False', reason: 'PodsRefused', reconciling: 'False', stalled: 'True' },
+    { name: 'a deadline keeps its reason and says what is wrong', in: { deployment: dep(v1, { available: 1, deadline: true }), pods: [pod('m-1-a', { unschedulable: true })] }, ready: 'False', reason: 'ProgressDeadlineExceeded', reconciling: 'False', stalled: 'True' },
+    { name: 'pods of the old template are not diagnosed for a generation the Deployment has not observed', in: { deployment: dep(v1, { generation: 2, observed: 1, available: 1 }), pods: [pod('m-1-a', { crash: 9 })] }, ready: 'False', reason: 'RollingOut', reconciling: 'True', stalled: 'False' },
   ];
   for (const c of table) {
     it(c.name, () => {
@@ -82,6 +105,13 @@ describe('computeStatus', () => {
     assert.equal(low.model, undefined, 'nothing counts as served yet');
     const there = computeStatus(input({ desired, deployment: dep(v1, { replicas: 3 }) }));
     assert.equal(get(there, 'Ready')?.status, 'True');
+  });
+
+  it('names the pod and the scheduler\'s words, and keeps a deadline\'s reason', () => {
+    const s = computeStatus(input({ deployment: dep(v1, { available: 1, deadline: true }), pods: [pod('m-1-b', { unschedulable: true }), pod('m-1-a', { unschedulable: true })] }));
+    assert.equal(get(s, 'Ready')?.message, 'The rollout of s3://m/v1 made no progress before its deadline. Pod m-1-a (and 1 more pod) cannot be scheduled: 0/3 nodes are available: 3 node(s) were unschedulable.');
+    const oom = computeStatus(input({ deployment: dep(v1, { available: 1 }), pods: [pod('m-1-a', { crash: 5 })] }));
+    assert.match(get(oom, 'Stalled')?.message ?? '', /Pod m-1-a container server keeps crashing \(last exit: OOMKilled, exit code 137\); it ran out of memory: raise resources\.limits\.memory/);
   });
 
   it('names the fields of an invalid spec in the Ready message', () => {

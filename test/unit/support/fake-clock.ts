@@ -1,5 +1,5 @@
 // A clock whose time moves only when a test says so. Timers fire in due order inside advance().
-import type { Clock, TimerHandle } from '../../../operator/src/controller/queue.ts';
+import type { Clock, TimerHandle } from '../../../operator/src/kube/queue.ts';
 
 interface Timer {
   id: number;

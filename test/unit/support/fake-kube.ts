@@ -8,7 +8,7 @@ import { KubeApiError } from '../../../operator/src/kube/errors.ts';
 import type { KubeList, KubeObject, ObjectRef } from '../../../operator/src/kube/types.ts';
 import type { ListerWatcher, WatchEnd, WatchEvent } from '../../../operator/src/kube/watch.ts';
 
-export type Verb = 'apply' | 'applyStatus' | 'patchStatus' | 'mergePatch' | 'delete' | 'get' | 'create' | 'replace' | 'list';
+export type Verb = 'apply' | 'applyStatus' | 'mergePatch' | 'delete' | 'get' | 'create' | 'replace' | 'list';
 
 export interface Call {
   verb: Verb;
@@ -20,7 +20,7 @@ export interface Call {
   options?: unknown;
 }
 
-export const WRITE_VERBS: ReadonlySet<Verb> = new Set(['apply', 'applyStatus', 'patchStatus', 'mergePatch', 'delete', 'create', 'replace']);
+export const WRITE_VERBS: ReadonlySet<Verb> = new Set(['apply', 'applyStatus', 'mergePatch', 'delete', 'create', 'replace']);
 
 export function apiError(code: number, reason: string, message = reason): KubeApiError {
   return new KubeApiError('FAKE', '/fake', code, { kind: 'Status', status: 'Failure', code, reason, message }, '');
@@ -141,12 +141,6 @@ export class FakeKube implements KubeClient {
     return structuredClone(this.store(cur)) as T;
   }
 
-  async patchStatus<T extends KubeObject>(ref: ObjectRef, status: unknown): Promise<T> {
-    this.record({ verb: 'patchStatus', ...ref, body: structuredClone(status) });
-    const cur = structuredClone(this.existing(ref)) as KubeObject & { status?: unknown };
-    cur.status = mergePatch(cur.status, status);
-    return structuredClone(this.store(cur)) as T;
-  }
 
   async mergePatch<T extends KubeObject>(ref: ObjectRef, patch: unknown): Promise<T> {
     this.record({ verb: 'mergePatch', ...ref, body: structuredClone(patch) });
