@@ -15,6 +15,9 @@
 --   PodsRefused               the API server refuses to create the pods (quota, PriorityClass, ServiceAccount)
 --   ProgressDeadlineExceeded  the rollout made no progress within rollout.progressDeadlineSeconds
 --   ContainerConfigError      a container cannot start: a Secret, ConfigMap or key is missing
+--   RolledBack                the new revision failed and was rolled back (the old one serves)
+-- A canary that holds its share of the traffic (status.rollout.phase Paused) is Suspended: it
+-- waits for its pause to end, or for a person to promote it.
 -- Written for Lua 5.1 (Argo CD runs gopher-lua), so no goto, integer division or bit operators.
 local terminalReasons = {
   InvalidSpec = true,
@@ -23,6 +26,7 @@ local terminalReasons = {
   PodsRefused = true,
   ProgressDeadlineExceeded = true,
   ContainerConfigError = true,
+  RolledBack = true,
 }
 
 local function findCondition(conditions, conditionType)
@@ -87,6 +91,13 @@ end
 if ready == nil then
   hs.status = "Progressing"
   hs.message = "Waiting for the operator to report the Ready condition"
+  return hs
+end
+
+local rollout = status.rollout
+if type(rollout) == "table" and rollout.phase == "Paused" then
+  hs.status = "Suspended"
+  hs.message = rollout.message or "The canary is paused"
   return hs
 end
 

@@ -13,7 +13,8 @@ secrets (the operator names a credentials Secret in the pods it renders but neve
   them; garbage collection removes them with it); an HPA or a PDB is deleted when the spec no
   longer asks for it.
 - ReplicaSets and pods of the models are watched (list, watch) to say on the status why a model
-  does not serve; they are never written.
+  does not serve; they are never written. A rollback of a rolling update reads (get) the
+  ReplicaSet whose pod template it restores.
 - Events are core/v1 Events: created, then patched when the same event repeats.
 The bodies are plain YAML so that test/unit/chart/ can parse them; test/unit/chart/rbac-rules.ts
 lists the same rules.
@@ -42,7 +43,7 @@ lists the same rules.
   verbs: ["get", "list", "watch", "create", "patch", "delete"]
 - apiGroups: ["apps"]
   resources: ["replicasets"]
-  verbs: ["list", "watch"]
+  verbs: ["get", "list", "watch"]
 - apiGroups: [""]
   resources: ["pods"]
   verbs: ["list", "watch"]

@@ -77,6 +77,7 @@ export function crdObject(): Record<string, unknown> {
               description: 'Why the model is (not) served as specified, in one word: see docs/operations.md.',
             },
             { name: 'Replicas', type: 'integer', jsonPath: '.status.readyReplicas', description: 'Ready pods.' },
+            { name: 'Canary', type: 'integer', jsonPath: '.status.rollout.weight', description: 'Percent of the traffic a running canary takes (empty when none runs).' },
             { name: 'URL', type: 'string', jsonPath: '.status.url', description: 'In-cluster URL of the Service.' },
             { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
           ],

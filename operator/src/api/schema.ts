@@ -33,6 +33,8 @@ export const MODEL_FORMATS = [
 export const PROTOCOLS = ['http', 'grpc'] as const;
 export const SERVICE_TYPES = ['ClusterIP', 'NodePort', 'LoadBalancer'] as const;
 export const CONDITION_TYPES = ['Ready', 'Reconciling', 'Stalled', 'Available', 'Progressing'] as const;
+export const ROLLOUT_STRATEGIES = ['RollingUpdate', 'Canary'] as const;
+export const ROLLOUT_PHASES = ['Progressing', 'Paused', 'Promoting', 'RolledBack', 'Completed'] as const;
 
 export interface CelRule {
   rule: string;
@@ -110,6 +112,12 @@ export const CROSS_FIELD_RULES = {
     rule: "!(has(self.maxSurge) && has(self.maxUnavailable) && string(self.maxSurge) in ['0', '0%'] && string(self.maxUnavailable) in ['0', '0%'])",
     message: 'maxSurge and maxUnavailable cannot both be 0, or a rollout could never replace a pod',
     fieldPath: '.maxUnavailable',
+  },
+  canaryNeedsStrategy: {
+    field: 'spec.rollout.canary',
+    rule: "(has(self.strategy) && self.strategy == 'Canary') == has(self.canary)",
+    message: 'set rollout.canary exactly when rollout.strategy is Canary',
+    fieldPath: '.canary',
   },
   pdbOneOf: {
     field: 'spec.availability.maxUnavailable',
@@ -400,9 +408,59 @@ const autoscalingSpec = obj(
   },
 );
 
-const rolloutSpec = obj(
-  'How a new model or setting replaces running pods (a RollingUpdate Deployment strategy).',
+const DURATION = patterned('^([0-9]+(ms|s|m|h))+$', 'a duration such as 30s, 5m or 1h30m');
+
+const canarySpec = obj(
+  'A canary without a service mesh: the new revision runs in a Deployment of its own beside the stable one, behind the same Service, and takes a share of the traffic by its share of the ready replicas (or by HTTPRoute weights when trafficRouting is set).',
   {
+    steps: {
+      type: 'array',
+      description:
+        'The shares of traffic the canary goes through, in order, before it is promoted. A step with a pause waits that long once its replicas are ready; a step without one waits for a person (the serving.modelship.dev/promote annotation, see docs/rollouts.md).',
+      minItems: 1,
+      maxItems: 10,
+      items: obj(
+        'One step of a canary.',
+        {
+          weight: int32('Percent of the traffic the canary takes at this step, 1 to 100.', { minimum: 1, maximum: 100 }),
+          pause: str('How long to stay at this step once its replicas are ready, e.g. 30s, 5m. Without it the step waits for a manual promotion.', {
+            maxLength: 32,
+            pattern: DURATION,
+          }),
+        },
+        { required: ['weight'], 'x-modelship-ts-name': 'CanaryStep' },
+      ),
+      'x-kubernetes-list-type': 'atomic',
+    },
+    readyTimeout: str('How long each step may take for its canary replicas to become ready before the canary counts as failed. Default 5m.', {
+      maxLength: 32,
+      pattern: DURATION,
+    }),
+    autoRollback: { type: 'boolean', description: 'Roll back by itself when the canary fails (crash loop, image pull, model fetch, deadline, readyTimeout). Default true.' },
+    trafficRouting: obj(
+      'Optional: split the traffic with a Gateway API HTTPRoute instead of by replica count.',
+      {
+        httpRouteRef: obj(
+          'The HTTPRoute whose backend weights the operator writes. Its first rule sends to this model\'s Services; the operator sets the backends of that rule only.',
+          {
+            name: str('Name of the HTTPRoute, in the ModelDeployment\'s namespace.', { minLength: 1, maxLength: 253, pattern: DNS_SUBDOMAIN }),
+          },
+          { required: ['name'], 'x-modelship-ts-name': 'HTTPRouteRef' },
+        ),
+      },
+      { 'x-modelship-ts-name': 'TrafficRouting' },
+    ),
+  },
+  { required: ['steps'], 'x-modelship-ts-name': 'CanarySpec' },
+);
+
+const rolloutSpec = obj(
+  'How a new model or setting replaces running pods: a rolling update of the Deployment (the default), or a canary in a Deployment of its own.',
+  {
+    strategy: str('RollingUpdate (default): the Deployment replaces pods in place. Canary: the new revision takes traffic step by step (canary) and is promoted or rolled back.', {
+      enum: ROLLOUT_STRATEGIES,
+      'x-modelship-ts-type': 'RolloutStrategy',
+    }),
     maxSurge: intOrPercent(
       'Pods allowed above the desired count during a rollout, as a number or a percentage. Default 25%, or 0 when the pods request GPUs, so a rollout never needs GPUs the cluster does not have.',
     ),
@@ -413,9 +471,15 @@ const rolloutSpec = obj(
       minimum: 1,
       maximum: 86400,
     }),
+    autoRollback: {
+      type: 'boolean',
+      description:
+        'With RollingUpdate: when the new revision fails (its pods crash-loop, cannot pull their image or fetch the model, or the progress deadline passes), return to the last revision that was fully serving. Default false.',
+    },
+    canary: canarySpec,
   },
   {
-    'x-kubernetes-validations': [cel(CROSS_FIELD_RULES.surgeAndUnavailableNotBothZero)],
+    'x-kubernetes-validations': [cel(CROSS_FIELD_RULES.surgeAndUnavailableNotBothZero), cel(CROSS_FIELD_RULES.canaryNeedsStrategy)],
     'x-modelship-ts-name': 'RolloutSpec',
   },
 );
@@ -603,6 +667,60 @@ export const statusSchema: SchemaNode = obj(
       },
       { 'x-modelship-ts-name': 'ServedModel' },
     ),
+    revisions: {
+      type: 'array',
+      description: 'The revisions being served (at most two: the stable one and a canary), each in a Deployment of its own.',
+      maxItems: 4,
+      items: obj(
+        'One revision: a hash of what defines the pods (model, runtime, resources, pod template).',
+        {
+          revision: str('The revision hash.', { maxLength: 32 }),
+          role: str('stable or canary.', { enum: ['stable', 'canary'] }),
+          deployment: str('The Deployment that runs it.', { maxLength: 253 }),
+          model: str('Its model URI.', { maxLength: 2048 }),
+          version: str('Its model version label.', { maxLength: 63 }),
+          replicas: int32('Its pods, ready or not.', { minimum: 0 }),
+          readyReplicas: int32('Its ready pods.', { minimum: 0 }),
+          trafficPercent: int32('Its share of the traffic, in percent: of the ready endpoints behind the Service, or the HTTPRoute weight.', { minimum: 0, maximum: 100 }),
+        },
+        { 'x-modelship-ts-name': 'RevisionStatus' },
+      ),
+      'x-kubernetes-list-type': 'atomic',
+    },
+    rollout: obj(
+      'The rollout of a new revision, once one has started.',
+      {
+        strategy: str('The strategy it runs with.', { enum: ROLLOUT_STRATEGIES, 'x-modelship-ts-type': 'RolloutStrategy' }),
+        phase: str('Progressing, Paused, Promoting, RolledBack or Completed.', { enum: ROLLOUT_PHASES, 'x-modelship-ts-type': 'RolloutPhase' }),
+        revision: str('The revision being rolled out (or rolled back).', { maxLength: 32 }),
+        stableRevision: str('The revision that serves when the rollout is not complete.', { maxLength: 32 }),
+        step: int32('Index of the canary step (0-based).', { minimum: 0 }),
+        weight: int32('Percent of the traffic the canary takes at this step.', { minimum: 0, maximum: 100 }),
+        stepStartedAt: str('When the step began.', { format: 'date-time' }),
+        stepReadyAt: str('When the step\'s replicas became ready (its pause counts from then).', { format: 'date-time' }),
+        reason: str('Why, in one CamelCase word.', { maxLength: 64 }),
+        message: str('Why, in words.', { maxLength: 4096 }),
+      },
+      { 'x-modelship-ts-name': 'RolloutStatus' },
+    ),
+    history: {
+      type: 'array',
+      description: 'The last revisions that were fully serving, newest first (at most 5).',
+      maxItems: 5,
+      items: obj(
+        'A revision that served every desired replica.',
+        {
+          revision: str('The revision hash.', { maxLength: 32 }),
+          model: str('Its model URI.', { maxLength: 2048 }),
+          version: str('Its model version label.', { maxLength: 63 }),
+          deployment: str('The Deployment that ran it.', { maxLength: 253 }),
+          replicaSet: str('The ReplicaSet of its pods (a rollback restores its template).', { maxLength: 253 }),
+          servingSince: str('When it first served every desired replica.', { format: 'date-time' }),
+        },
+        { 'x-modelship-ts-name': 'HistoryEntry' },
+      ),
+      'x-kubernetes-list-type': 'atomic',
+    },
     autoscaling: obj(
       'What the HorizontalPodAutoscaler reports, when autoscaling is set.',
       {

@@ -46,6 +46,7 @@ export function semanticErrors(md: ModelDeployment): FieldError[] {
   if (ro?.maxSurge !== undefined && isZeroIntOrPercent(ro.maxSurge) && isZeroIntOrPercent(ro.maxUnavailable)) {
     errors.push(rule(R.surgeAndUnavailableNotBothZero));
   }
+  if ((ro?.strategy === 'Canary') !== (ro?.canary !== undefined)) errors.push(rule(R.canaryNeedsStrategy));
   const av = spec.availability;
   if (av?.minAvailable !== undefined && av.maxUnavailable !== undefined) errors.push(rule(R.pdbOneOf));
   if (spec.model.credentialsSecret !== undefined && !isCredentialScheme(uriScheme(spec.model.uri))) {
@@ -111,6 +112,23 @@ export function semanticErrors(md: ModelDeployment): FieldError[] {
       message:
         'is 0, and pods that request GPUs get maxSurge 0 by default, so a rollout could never replace a pod; set rollout.maxSurge (needs spare GPUs) or allow maxUnavailable of at least 1',
     });
+  }
+
+  const canary = ro?.canary;
+  if (canary !== undefined) {
+    canary.steps.forEach((step, i) => {
+      const prev = canary.steps[i - 1];
+      if (prev !== undefined && step.weight <= prev.weight) {
+        errors.push({ field: `spec.rollout.canary.steps[${i}].weight`, message: `is ${step.weight}, but each step must take more traffic than the one before (${prev.weight})` });
+      }
+    });
+    const size = a !== undefined ? (a.minReplicas ?? 1) : (spec.replicas ?? 1);
+    if (isZeroIntOrPercent(effectiveRollout(spec).maxSurge) && size < 2) {
+      errors.push({
+        field: a !== undefined ? 'spec.autoscaling.minReplicas' : 'spec.replicas',
+        message: `is ${size}, but a canary with maxSurge 0 (the default for GPU pods) takes a stable pod away before it adds a canary pod, so it needs at least 2 replicas to keep one serving; raise it, or set rollout.maxSurge (needs spare GPUs)`,
+      });
+    }
   }
 
   if (a !== undefined) {

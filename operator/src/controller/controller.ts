@@ -17,13 +17,13 @@ import type { Metrics } from '../observability/metrics.ts';
 import type { RenderConfig } from '../render/config.ts';
 import { INSTANCE_LABEL, MANAGED_BY_SELECTOR } from '../render/labels.ts';
 import { podForCache, podProblem, replicaSetForCache } from '../status/diagnose.ts';
-import type { Reason } from '../status/reasons.ts';
 import { CHILD_KINDS, reconcile, type ChildKind, type ConflictRef, type ReconcileDeps } from './reconcile.ts';
+import { ABORT_ANNOTATION, PROMOTE_ANNOTATION } from './rollout.ts';
 
 export const CONTROLLER_NAME = 'modeldeployment';
 
 export interface EventSink {
-  event(md: ModelDeployment, type: EventType, reason: Reason, message: string): void;
+  event(md: ModelDeployment, type: EventType, reason: string, message: string): void;
 }
 
 export interface ControllerOptions {
@@ -68,8 +68,9 @@ export class Controller {
     const common = { rest: opts.rest, logger: opts.logger, namespaces: opts.namespaces };
     const byInstance = (o: KubeObject) => instanceKey(o);
     this.modelDeployments = new Informer<ModelDeployment & KubeObject>({ ...common, apiVersion: API_VERSION, kind: KIND });
+    // Indexed by the uid of their controller, so a ModelDeployment finds every child it controls.
     this.children = Object.fromEntries(
-      CHILD_KINDS.map(({ kind, apiVersion }) => [kind, new Informer<KubeObject>({ ...common, apiVersion, kind, labelSelector: MANAGED_BY_SELECTOR })]),
+      CHILD_KINDS.map(({ kind, apiVersion }) => [kind, new Informer<KubeObject>({ ...common, apiVersion, kind, labelSelector: MANAGED_BY_SELECTOR, index: (o) => controllerOf(o)?.uid })]),
     ) as Record<ChildKind, Informer<KubeObject>>;
     // Only what the diagnosis reads is cached of these (status/diagnose.ts).
     this.replicaSets = new Informer<V1ReplicaSet & KubeObject>({
@@ -85,23 +86,34 @@ export class Controller {
     const deps: ReconcileDeps = {
       getModelDeployment: (ns, name) => this.modelDeployments.get(ns, name),
       getChild: (kind, ns, name) => this.children[kind].get(ns, name) as KubernetesObject | undefined,
+      ownedChildren: (kind, uid) => this.children[kind].byIndex(uid) as KubernetesObject[],
       replicaSetsOf: (ns, name) => this.replicaSets.byIndex(`${ns}/${name}`),
       podsOf: (ns, name) => this.pods.byIndex(`${ns}/${name}`),
       readChild: (kind, namespace, name, signal) => client.get({ apiVersion: apiVersionOf(kind), kind, namespace, name }, { signal }) as Promise<KubernetesObject | undefined>,
-      apply: (obj, call) =>
-        client.apply(obj as Parameters<KubeClient['apply']>[0], { signal: call.signal, ...(call.fieldManager ? { fieldManager: call.fieldManager } : {}) }) as Promise<KubernetesObject>,
-      replaceSpec: (obj, signal) => {
+      readReplicaSet: (namespace, name, signal) => client.get<V1ReplicaSet & KubeObject>({ apiVersion: 'apps/v1', kind: 'ReplicaSet', namespace, name }, { signal }),
+      // Every write's answer is assumed into the cache it belongs to (read-your-writes), so the next
+      // pass never decides from the version before our own write.
+      apply: async (obj, call) => {
+        const stored = (await client.apply(obj as Parameters<KubeClient['apply']>[0], { signal: call.signal, ...(call.fieldManager ? { fieldManager: call.fieldManager } : {}) })) as KubernetesObject;
+        this.assumeChild(stored);
+        return stored;
+      },
+      replaceSpec: async (obj, signal) => {
         const o = obj as KubernetesObject & { spec?: unknown };
-        return client.mergePatch({ apiVersion: o.apiVersion!, kind: o.kind!, namespace: o.metadata!.namespace!, name: o.metadata!.name! }, { spec: o.spec }, { signal }) as Promise<KubernetesObject>;
+        const stored = (await client.mergePatch({ apiVersion: o.apiVersion!, kind: o.kind!, namespace: o.metadata!.namespace!, name: o.metadata!.name! }, { spec: o.spec }, { signal })) as KubernetesObject;
+        this.assumeChild(stored);
+        return stored;
       },
       deleteChild: async (kind, namespace, name, uid, signal) => {
         await client.delete({ apiVersion: apiVersionOf(kind), kind, namespace, name }, { uid, propagationPolicy: 'Background', signal });
+        this.children[kind].assumeDeleted(namespace, name);
       },
       patchStatus: async (md, status: ModelDeploymentStatus, signal) => {
-        await client.applyStatus(
+        const stored = await client.applyStatus<ModelDeployment & KubeObject>(
           { apiVersion: API_VERSION, kind: KIND, metadata: { name: md.metadata.name!, namespace: md.metadata.namespace! }, status },
           { signal },
         );
+        if (stored?.metadata) this.modelDeployments.assume({ ...stored, apiVersion: API_VERSION, kind: KIND });
       },
       event: (md, type, reason, message) => opts.events.event(md, type, reason, message),
       refusals: new Map(),
@@ -128,14 +140,16 @@ export class Controller {
     this.modelDeployments.on({
       add: (md) => this.enqueue(objectKey(md)),
       // Our own status writes also arrive here: only a new generation (a spec change) needs work.
+      // A person's promote or abort annotation counts as a change too.
       update: (md, old) => {
-        if (md.metadata?.generation !== old.metadata?.generation || md.metadata?.deletionTimestamp !== old.metadata?.deletionTimestamp) {
+        const asked = (o: typeof md) => [PROMOTE_ANNOTATION, ABORT_ANNOTATION].map((a) => o.metadata?.annotations?.[a]).join('\u0000');
+        if (md.metadata?.generation !== old.metadata?.generation || md.metadata?.deletionTimestamp !== old.metadata?.deletionTimestamp || asked(md) !== asked(old)) {
           this.enqueue(objectKey(md));
         }
       },
       delete: (md) => {
         this.watchConflicts(objectKey(md), []);
-        for (const kind of CHILD_KINDS) deps.refusals.delete(`${objectKey(md)}/${kind.kind}`);
+        for (const key of deps.refusals.keys()) if (key.startsWith(`${objectKey(md)}/`)) deps.refusals.delete(key);
       },
     });
     const enqueueOwner = (child: KubeObject) => {
@@ -159,6 +173,11 @@ export class Controller {
         if (key && podProblem(pod) !== undefined) this.enqueue(key);
       },
     });
+  }
+
+  private assumeChild(obj: KubernetesObject | undefined): void {
+    const kind = obj?.kind as ChildKind | undefined;
+    if (obj?.metadata && kind && kind in this.children) this.children[kind].assume(obj as KubeObject);
   }
 
   private enqueue(key: string): void {

@@ -2,27 +2,29 @@
 // with one signature, each naming the conditions it decides, then one summarize-and-patch of the
 // status from what the pass saw and wrote. A pass that changes nothing makes no write call.
 //
-//   validate → render → ownership → sync children → summarize (status, events, requeue)
-import { isDeepStrictEqual } from 'node:util';
-import type { KubernetesObject, V1Deployment, V1Pod, V1ReplicaSet, V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
+//   validate → render → plan (rollout) → ownership → sync children → summarize (status, events, requeue)
+import type { KubernetesObject, V1Deployment, V1Pod, V1ReplicaSet } from '@kubernetes/client-node';
 import type { ModelDeployment, ModelDeploymentStatus } from '../api/types.ts';
 import { formatFieldErrors, validateModelDeployment, type ValidModelDeployment } from '../api/validate.ts';
-import { wordList } from '../api/schema.ts';
 import type { EventType } from '../kube/events.ts';
 import type { RenderConfig } from '../render/config.ts';
-import { renderChildren, selectorString, servedModelFromTemplate, serviceUrl, type DesiredChildren } from '../render/index.ts';
-import { computeStatus, type SyncFailure } from '../status/compute.ts';
+import { renderChildren, type DesiredChildren } from '../render/index.ts';
+import { plan, type Plan } from '../rollout/plan.ts';
+import { revisionOf } from '../rollout/slots.ts';
+import type { SyncFailure } from '../status/compute.ts';
 import { Reason } from '../status/reasons.ts';
 import { syncChildren, type ChildOutcome } from './children.ts';
 import { classifyError, errorText, FORBIDDEN_RETRY_MS, ownershipOf } from './decisions.ts';
+import { rolloutSettings, slotOf, wantedObjects, type Wanted } from './rollout.ts';
+import { summarize } from './summarize.ts';
 
-/** The children we own, in the order we apply them. */
+/** The kinds of children we own, in the order we apply them. */
 export const CHILD_KINDS = [
-  { kind: 'Deployment', apiVersion: 'apps/v1', field: 'deployment' },
-  { kind: 'Service', apiVersion: 'v1', field: 'service' },
-  { kind: 'HorizontalPodAutoscaler', apiVersion: 'autoscaling/v2', field: 'hpa' },
-  { kind: 'PodDisruptionBudget', apiVersion: 'policy/v1', field: 'pdb' },
-] as const satisfies readonly { kind: string; apiVersion: string; field: keyof DesiredChildren }[];
+  { kind: 'Deployment', apiVersion: 'apps/v1' },
+  { kind: 'Service', apiVersion: 'v1' },
+  { kind: 'HorizontalPodAutoscaler', apiVersion: 'autoscaling/v2' },
+  { kind: 'PodDisruptionBudget', apiVersion: 'policy/v1' },
+] as const;
 
 export type ChildKind = (typeof CHILD_KINDS)[number]['kind'];
 
@@ -32,16 +34,20 @@ export interface ApplyCall {
   signal: AbortSignal;
 }
 
-/** What a reconcile needs from the world: read-only caches, a live read, writes, and a recorder. */
+/** What a reconcile needs from the world: read-only caches, live reads, writes, and a recorder. */
 export interface ReconcileDeps {
   getModelDeployment(namespace: string, name: string): ModelDeployment | undefined;
   /** A child from the cache (only labelled children are cached). */
   getChild(kind: ChildKind, namespace: string, name: string): KubernetesObject | undefined;
+  /** The cached children of one kind whose controller is the ModelDeployment with this uid. */
+  ownedChildren(kind: ChildKind, uid: string): readonly KubernetesObject[];
   /** The model's ReplicaSets and pods from the cache, for the diagnosis. */
   replicaSetsOf(namespace: string, name: string): readonly V1ReplicaSet[];
   podsOf(namespace: string, name: string): readonly V1Pod[];
   /** A child read from the API server: what the label-filtered cache cannot see. */
   readChild(kind: ChildKind, namespace: string, name: string, signal: AbortSignal): Promise<KubernetesObject | undefined>;
+  /** A ReplicaSet read from the API server, with its whole pod template (the cache keeps none). */
+  readReplicaSet(namespace: string, name: string, signal: AbortSignal): Promise<V1ReplicaSet | undefined>;
   /** Server-side apply; returns the object as stored. */
   apply(obj: KubernetesObject, call: ApplyCall): Promise<KubernetesObject>;
   /**
@@ -52,11 +58,11 @@ export interface ReconcileDeps {
   replaceSpec(obj: KubernetesObject, signal: AbortSignal): Promise<KubernetesObject>;
   deleteChild(kind: ChildKind, namespace: string, name: string, uid: string, signal: AbortSignal): Promise<void>;
   patchStatus(md: ModelDeployment, status: ModelDeploymentStatus, signal: AbortSignal): Promise<void>;
-  event(md: ModelDeployment, type: EventType, reason: Reason, message: string): void;
+  event(md: ModelDeployment, type: EventType, reason: string, message: string): void;
   /**
-   * Applies the API server refused for good (422, 400), by "namespace/name/kind": the same object
-   * applied onto the same observed child is not sent again, so child events cannot turn a refusal
-   * into a write loop. Any change (the spec, or the child) tries again.
+   * Applies the API server refused for good (422, 400), by "namespace/name/kind/child": the same
+   * object applied onto the same observed child is not sent again, so child events cannot turn a
+   * refusal into a write loop. Any change (the spec, or the child) tries again.
    */
   refusals: Map<string, { fingerprint: string; error: unknown }>;
   log: { info(msg: string, fields?: object): void; warn(msg: string, fields?: object): void; debug(msg: string, fields?: object): void };
@@ -64,7 +70,7 @@ export interface ReconcileDeps {
   now(): Date;
 }
 
-/** A child of the ModelDeployment's name that another owner has: the controller watches it go away. */
+/** A child name taken by someone else: the controller watches it go away. */
 export interface ConflictRef {
   kind: ChildKind;
   namespace: string;
@@ -72,7 +78,7 @@ export interface ConflictRef {
 }
 
 export interface ReconcileResult {
-  /** Run again after this long (a forbidden write, a 429's Retry-After). */
+  /** Run again after this long (a forbidden write, a 429's Retry-After, a canary's pause). */
   requeueAfterMs?: number;
   /** Foreign objects that block this ModelDeployment; empty when none. */
   conflicts: ConflictRef[];
@@ -85,20 +91,33 @@ export class ReconcileError extends Error {
   }
 }
 
+export function childKey(kind: string, name: string): string {
+  return `${kind}/${name}`;
+}
+
 /** Everything one pass knows; the steps fill it in, summarize reads it. */
 export interface Pass {
   readonly namespace: string;
   readonly name: string;
   /** A copy of the cached object: NEVER mutate the cache. */
   readonly md: ModelDeployment;
+  readonly uid: string;
   readonly generation: number;
   readonly signal: AbortSignal;
   readonly fields: { namespace: string; name: string; kind: 'ModelDeployment' };
   valid?: ValidModelDeployment;
   invalidSpec?: string;
+  /** The children as render made them for the spec. */
   desired?: DesiredChildren;
-  /** The children as they are after this pass: what the server returned for our writes, else the cache. */
-  observed: Partial<Record<ChildKind, KubernetesObject>>;
+  /** The spec's revision (a hash of the pod template). */
+  revision?: string;
+  plan?: Plan;
+  /** What the pass writes, after the plan. */
+  wanted: Wanted[];
+  /** The children as they are after this pass, by childKey: what the server returned for our writes, else the cache. */
+  observed: Map<string, KubernetesObject>;
+  /** Cached children this ModelDeployment controls, by childKey (what may be deleted). */
+  owned: Map<string, KubernetesObject>;
   conflicts: Array<ConflictRef & { message: string }>;
   outcomes: ChildOutcome[];
   failure?: SyncFailure;
@@ -120,31 +139,57 @@ const validate: Step = async (_deps, pass) => {
   return 'continue';
 };
 
-/** Sets no condition: renders the desired children (pure). */
+/** Sets no condition: renders the desired children (pure) and the spec's revision. */
 const render: Step = async (deps, pass) => {
   pass.desired = renderChildren(pass.valid as ValidModelDeployment, deps.config);
+  pass.revision = revisionOf(pass.desired.deployment.spec?.template);
+  for (const { kind } of CHILD_KINDS) {
+    for (const child of deps.ownedChildren(kind, pass.uid)) pass.owned.set(childKey(kind, child.metadata?.name ?? ''), child);
+  }
   return 'continue';
 };
 
 /**
- * Sets ChildConflict (Stalled=True) when an object of a child's name exists and this
+ * Decides the rollout (sets no condition itself; summarize reads the plan's phase): which
+ * Deployments must exist with how many replicas, from the spec, the Deployments that exist, the
+ * diagnosis of their pods, the last status and the promote/abort annotations (rollout/plan.ts).
+ */
+const planRollout: Step = async (deps, pass) => {
+  const valid = pass.valid as ValidModelDeployment;
+  const replicaSets = deps.replicaSetsOf(pass.namespace, pass.name);
+  const pods = deps.podsOf(pass.namespace, pass.name);
+  const slots = [...pass.owned.entries()].filter(([k]) => k.startsWith('Deployment/')).map(([, d]) => slotOf(d as V1Deployment, replicaSets, pods));
+  const previous = pass.md.status?.rollout;
+  const lastGood = previous?.stableRevision ?? previous?.revision;
+  const restoreTarget = pass.md.status?.history?.find((h) => h.revision === lastGood)?.replicaSet;
+  pass.plan = plan({
+    mdName: pass.name,
+    revision: pass.revision as string,
+    settings: rolloutSettings(valid),
+    slots,
+    previous,
+    annotations: pass.md.metadata?.annotations ?? {},
+    now: deps.now(),
+    ...(restoreTarget !== undefined ? { restoreTarget } : {}),
+  });
+  pass.wanted = wantedObjects(pass.desired as DesiredChildren, pass.plan);
+  return 'continue';
+};
+
+/**
+ * Sets ChildConflict (Stalled=True) when an object of a wanted child's name exists and this
  * ModelDeployment does not control it. The label-filtered cache cannot see an unlabelled object,
  * so a child missing from the cache is read from the API server before it is first created.
  */
 const ownership: Step = async (deps, pass) => {
-  const uid = pass.md.metadata?.uid ?? '';
   await Promise.all(
-    CHILD_KINDS.map(async ({ kind, field }) => {
-      const wanted = pass.desired?.[field] !== undefined;
-      let have = deps.getChild(kind, pass.namespace, pass.name);
-      if (!have && wanted) have = await deps.readChild(kind, pass.namespace, pass.name, pass.signal);
-      const owner = ownershipOf(have, uid, kind);
-      if (owner.kind === 'foreign') {
-        // Unwanted and foreign: not ours to delete, and nothing is in the way.
-        if (wanted) pass.conflicts.push({ kind, namespace: pass.namespace, name: pass.name, message: owner.message });
-        return;
-      }
-      if (have) pass.observed[kind] = have;
+    pass.wanted.map(async (w) => {
+      const kind = w.kind as ChildKind;
+      let have = deps.getChild(kind, pass.namespace, w.name);
+      if (!have) have = await deps.readChild(kind, pass.namespace, w.name, pass.signal);
+      const owner = ownershipOf(have, pass.uid, kind);
+      if (owner.kind === 'foreign') pass.conflicts.push({ kind, namespace: pass.namespace, name: w.name, message: owner.message });
+      else if (have) pass.observed.set(childKey(kind, w.name), have);
     }),
   ).catch((err: unknown) => {
     pass.failure = failureOf(pass, err, 'Reading');
@@ -164,9 +209,8 @@ const ownership: Step = async (deps, pass) => {
  */
 const sync: Step = async (deps, pass) => {
   pass.outcomes = await syncChildren(deps, pass);
-  const failed = pass.outcomes.filter((o) => o.error !== undefined);
-  for (const f of failed) {
-    const failure = failureOf(pass, f.error, f.deleting ? 'Deleting' : 'Applying', f.kind);
+  for (const f of pass.outcomes.filter((o) => o.error !== undefined)) {
+    const failure = failureOf(pass, f.error, f.deleting ? 'Deleting' : 'Applying', f.kind, f.name);
     // The most serious failure wins: refused for good, then retried.
     if (!pass.failure || (pass.failure.reason === Reason.ApplyFailed && failure.reason !== Reason.ApplyFailed)) pass.failure = failure;
   }
@@ -174,8 +218,8 @@ const sync: Step = async (deps, pass) => {
 };
 
 /** Turns an error into the pass's failure, and decides how the key is retried. */
-function failureOf(pass: Pass, err: unknown, verb: string, kind?: ChildKind): SyncFailure {
-  const what = kind ? `${verb} ${kind} ${pass.name}` : `${verb} the children of ${pass.name}`;
+function failureOf(pass: Pass, err: unknown, verb: string, kind?: string, name?: string): SyncFailure {
+  const what = kind ? `${verb} ${kind} ${name ?? pass.name}` : `${verb} the children of ${pass.name}`;
   const c = classifyError(err);
   const message = `${what} failed: ${errorText(err)}`;
   switch (c.kind) {
@@ -195,7 +239,7 @@ function failureOf(pass: Pass, err: unknown, verb: string, kind?: ChildKind): Sy
   }
 }
 
-const STEPS: readonly Step[] = [validate, render, ownership, sync];
+const STEPS: readonly Step[] = [validate, render, planRollout, ownership, sync];
 
 /** Reconciles the ModelDeployment named by `key` ("namespace/name"). Throws to be retried with backoff. */
 export async function reconcile(deps: ReconcileDeps, key: string, signal: AbortSignal = new AbortController().signal): Promise<ReconcileResult> {
@@ -209,10 +253,13 @@ export async function reconcile(deps: ReconcileDeps, key: string, signal: AbortS
     namespace,
     name,
     md,
+    uid: md.metadata?.uid ?? '',
     generation: md.metadata?.generation ?? 0,
     signal,
     fields: { namespace, name, kind: 'ModelDeployment' },
-    observed: {},
+    wanted: [],
+    observed: new Map(),
+    owned: new Map(),
     conflicts: [],
     outcomes: [],
   };
@@ -222,69 +269,3 @@ export async function reconcile(deps: ReconcileDeps, key: string, signal: AbortS
   return summarize(deps, pass);
 }
 
-/** The status from what the pass saw and wrote, patched once if it changed; the events; the requeue. */
-async function summarize(deps: ReconcileDeps, pass: Pass): Promise<ReconcileResult> {
-  const { md, fields, name } = pass;
-  const conflicts = pass.conflicts.map(({ kind, namespace, name: n }) => ({ kind, namespace, name: n }));
-  if (pass.quiet === 'terminating') {
-    deps.log.debug('Skipped a namespace that is being deleted', fields);
-    return { conflicts: [] };
-  }
-  if (pass.quiet === 'aborted') return { conflicts };
-
-  for (const done of ['Created', 'Updated', 'Deleted'] as const) {
-    const these = pass.outcomes.filter((o) => o.done === done);
-    if (these.length === 0) continue;
-    const drift = these.flatMap((o) => (o.drift ?? []).map((p) => `${o.kind} ${p}`));
-    const message = `${done} ${wordList(these.map((o) => o.kind))} ${name}${done === 'Deleted' ? ': no longer wanted by the spec' : ''}${drift.length ? ` (${drift.slice(0, 5).join(', ')})` : ''}`;
-    deps.event(md, 'Normal', Reason[done], message);
-    deps.log.info(message, { ...fields, children: these.map((o) => o.kind), fields: drift.slice(0, 10) });
-  }
-
-  const valid = pass.valid;
-  const desired = pass.desired;
-  const status = computeStatus({
-    generation: pass.generation,
-    previous: md.status,
-    now: deps.now(),
-    ...(pass.invalidSpec !== undefined ? { invalidSpec: pass.invalidSpec } : {}),
-    ...(pass.failure !== undefined ? { failure: pass.failure } : {}),
-    ...(valid && desired
-      ? {
-          desired: {
-            model: servedModelFromTemplate(desired.deployment.spec?.template),
-            selector: selectorString(valid),
-            url: serviceUrl(valid, deps.config),
-            ...(valid.spec.autoscaling ? { minReplicas: valid.spec.autoscaling.minReplicas ?? 1 } : {}),
-          },
-        }
-      : {}),
-    ...(pass.observed.Deployment ? { deployment: pass.observed.Deployment as V1Deployment } : {}),
-    ...(pass.observed.HorizontalPodAutoscaler ? { hpa: pass.observed.HorizontalPodAutoscaler as V2HorizontalPodAutoscaler } : {}),
-    replicaSets: deps.replicaSetsOf(pass.namespace, name),
-    pods: deps.podsOf(pass.namespace, name),
-  });
-
-  const before = md.status?.conditions?.find((c) => c.type === 'Ready');
-  const ready = status.conditions?.find((c) => c.type === 'Ready');
-  if (!isDeepStrictEqual(status, md.status ?? {})) {
-    try {
-      await deps.patchStatus(md, status, pass.signal);
-      deps.log.debug('Updated the status', { ...fields, generation: pass.generation, ready: ready?.status, reason: ready?.reason, message: ready?.message });
-    } catch (err) {
-      const c = classifyError(err);
-      if (c.kind === 'aborted' || c.kind === 'terminating') return { conflicts };
-      if (pass.retry === undefined) throw new ReconcileError(`Patching the status of ${pass.namespace}/${name} failed: ${errorText(err)}`, { cause: err });
-    }
-    // One event per change of what Ready says, not per pass.
-    if (ready && (ready.reason !== before?.reason || ready.status !== before?.status)) {
-      if (ready.status === 'True') deps.event(md, 'Normal', Reason.Ready, ready.message);
-      else if (ready.reason !== Reason.Creating && ready.reason !== Reason.RollingOut && ready.reason !== Reason.ScalingUp) {
-        deps.event(md, 'Warning', ready.reason as Reason, ready.message);
-        deps.log.warn(ready.message, { ...fields, reason: ready.reason });
-      }
-    }
-  }
-  if (pass.retry?.kind === 'backoff') throw new ReconcileError(pass.retry.message);
-  return pass.retry?.kind === 'after' ? { requeueAfterMs: pass.retry.ms, conflicts } : { conflicts };
-}

@@ -22,6 +22,21 @@ export function stripManagedFields<T extends KubeObject>(obj: T): T {
   return obj;
 }
 
+/** How long an assumed write may stand in for the cache at most. */
+export const ASSUME_TTL_MS = 30_000;
+
+interface Assumed<T> {
+  obj: T | undefined;
+  rv: bigint | undefined;
+  at: number;
+  deletedUid?: string;
+}
+
+/** A resourceVersion as a number, when it is one (etcd's are); undefined otherwise. */
+function parseRv(rv: string | undefined): bigint | undefined {
+  return rv !== undefined && /^[0-9]+$/.test(rv) ? BigInt(rv) : undefined;
+}
+
 export interface InformerHandlers<T> {
   add?(obj: T): void;
   update?(obj: T, old: T): void;
@@ -122,6 +137,8 @@ export class Informer<T extends KubeObject> {
   private readonly store = new Map<string, T>();
   /** index value → key → object, when options.index is set. */
   private readonly indexed = new Map<string, Map<string, T>>();
+  /** Objects our own writes returned (or deleted), until the watch catches up. */
+  private readonly assumed = new Map<string, Assumed<T>>();
   private readonly handlers: Array<InformerHandlers<T>> = [];
   private readonly synced = new Set<string>();
   private readonly scopes: Array<string | undefined>;
@@ -180,13 +197,54 @@ export class Informer<T extends KubeObject> {
 
   /** A cached object. Frozen: never mutate it (structuredClone() first). */
   get(namespace: string, name: string): T | undefined {
-    return this.store.get(namespace ? `${namespace}/${name}` : name);
+    const key = namespace ? `${namespace}/${name}` : name;
+    const a = this.assumedFor(key);
+    return a ? a.obj : this.store.get(key);
   }
 
   /** Cached objects whose index value (options.index) is `value`. Frozen: never mutate them. */
   byIndex(value: string): T[] {
-    const entries = this.indexed.get(value);
-    return entries ? [...entries.values()] : [];
+    const entries = new Map(this.indexed.get(value) ?? []);
+    for (const key of [...this.assumed.keys()]) {
+      const a = this.assumedFor(key);
+      if (!a) continue;
+      entries.delete(key);
+      if (a.obj && this.options.index?.(a.obj) === value) entries.set(key, a.obj);
+    }
+    return [...entries.values()];
+  }
+
+  /**
+   * Read-your-writes (client-go's "assume"): the object one of our writes returned, or one we
+   * deleted, until the watch delivers that version (or a newer one) or ASSUME_TTL_MS passes. Without
+   * it, a reconcile that runs right after our own write reads the version before it and decides
+   * backwards (a canary step undone, a status that steps back).
+   */
+  assume(obj: T): void {
+    const key = objectKey(obj);
+    this.assumed.set(key, { obj: this.cacheable(structuredClone(obj)), rv: parseRv(obj.metadata?.resourceVersion), at: this.now() });
+  }
+
+  /** Our delete of this object succeeded: it is gone for readers until the watch says so. */
+  assumeDeleted(namespace: string, name: string): void {
+    const key = namespace ? `${namespace}/${name}` : name;
+    const uid = this.store.get(key)?.metadata?.uid;
+    this.assumed.set(key, { obj: undefined, rv: undefined, at: this.now(), ...(uid ? { deletedUid: uid } : {}) });
+  }
+
+  /** The assumed entry for a key while the cache has not caught up with it; drops stale ones. */
+  private assumedFor(key: string): Assumed<T> | undefined {
+    const a = this.assumed.get(key);
+    if (!a) return undefined;
+    const cached = this.store.get(key);
+    const caughtUp =
+      this.now() - a.at > ASSUME_TTL_MS ||
+      (a.obj === undefined ? cached === undefined || cached.metadata?.uid !== a.deletedUid : cached !== undefined && (a.rv === undefined || (parseRv(cached.metadata?.resourceVersion) ?? 0n) >= a.rv));
+    if (caughtUp) {
+      this.assumed.delete(key);
+      return undefined;
+    }
+    return a;
   }
 
   private put(key: string, obj: T): void {

@@ -6,7 +6,7 @@
 // abnormal-true), so `kubectl wait`, Flux and Argo CD read the truth.
 import type { V1Deployment, V1Pod, V1ReplicaSet, V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
 import { isDeepStrictEqual } from 'node:util';
-import type { Condition, ModelDeploymentStatus, ServedModel } from '../api/types.ts';
+import type { Condition, HistoryEntry, ModelDeploymentStatus, RevisionStatus, RolloutStatus, ServedModel } from '../api/types.ts';
 import { servedModelFromTemplate } from '../render/labels.ts';
 import { diagnose, type Diagnosis } from './diagnose.ts';
 import { Reason } from './reasons.ts';
@@ -46,7 +46,24 @@ export interface StatusInput {
   /** The Deployment's ReplicaSets and the model's pods, for the diagnosis. */
   replicaSets?: readonly V1ReplicaSet[];
   pods?: readonly V1Pod[];
+  /** The rollout of a new revision, as the planner left it (rollout/plan.ts). */
+  rollout?: RolloutStatus;
+  /** The spec's revision. */
+  revision?: string;
+  /** The canary fails and autoRollback is off: a person must act. */
+  rolloutStalled?: { reason: string; message: string };
+  /** The revisions being served, each in its Deployment. */
+  revisions?: RevisionStatus[];
+  /** The model the stable slot runs, when it is not the spec's (after a rollback). */
+  stableModel?: ServedModel;
+  /** The ReplicaSet of the stable slot's current template (a later rollback restores it). */
+  stableReplicaSet?: string;
+  /** Sums over every slot (the stable Deployment, and a canary's). */
+  totals?: { replicas: number; readyReplicas: number; availableReplicas: number; updatedReplicas: number };
 }
+
+/** How many revisions the history keeps. */
+export const HISTORY_LENGTH = 5;
 
 type Cond = Omit<Condition, 'lastTransitionTime' | 'observedGeneration'>;
 
@@ -139,6 +156,28 @@ function computeConditions(input: StatusInput, rollout: Rollout | undefined): Co
   if (input.invalidSpec !== undefined) return stalled(Reason.InvalidSpec, input.invalidSpec);
   const f = input.failure;
   if (f !== undefined) return f.reason === Reason.ApplyFailed ? inProgress(f.reason, f.message) : stalled(f.reason, f.message);
+  const ro = input.rollout;
+  if (ro?.revision === input.revision && ro !== undefined) {
+    if (ro.phase === 'RolledBack') {
+      // The old revision serves (Ready), but the spec's revision failed: kstatus reads Failed for
+      // this generation until the spec changes, so Flux and Argo CD report the failed update.
+      const message = ro.message ?? `Rolled back from revision ${ro.revision}`;
+      const serving = rollout?.complete === true;
+      return [
+        cond(ConditionType.Ready, serving, Reason.RolledBack, serving ? `${rollout?.message}. ${message}` : `${message}; revision ${ro.stableRevision ?? ''} is coming back to full size`),
+        cond(ConditionType.Reconciling, false, Reason.RolledBack, 'Reconciling stopped: the spec\'s revision was rolled back; change the spec to try again'),
+        cond(ConditionType.Stalled, true, Reason.RolledBack, message),
+        available,
+        progressing,
+      ];
+    }
+    if (ro.strategy === 'Canary' && ro.phase !== 'Completed') {
+      const reason = ro.phase === 'Paused' ? Reason.CanaryPaused : ro.phase === 'Promoting' ? Reason.Promoting : Reason.CanaryProgressing;
+      const message = ro.message ?? `Canary of revision ${ro.revision}`;
+      if (input.rolloutStalled) return stalled(input.rolloutStalled.reason, input.rolloutStalled.message);
+      return inProgress(reason, message);
+    }
+  }
   if (!rollout) return inProgress(Reason.Creating, 'Creating the Deployment, Service and autoscaling objects');
   if (rollout.stalled) return stalled(rollout.reason, rollout.message);
   if (!rollout.complete) return inProgress(rollout.reason, rollout.message);
@@ -151,9 +190,14 @@ function computeConditions(input: StatusInput, rollout: Rollout | undefined): Co
   ];
 }
 
+/** metav1.Time: RFC 3339 in whole seconds. */
+function stampNow(now: Date): string {
+  return new Date(Math.floor(now.getTime() / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+}
+
 /** Keeps lastTransitionTime when a condition's status did not change. */
 function stamp(conds: Cond[], previous: Condition[] | undefined, generation: number, now: Date): Condition[] {
-  const nowIso = new Date(Math.floor(now.getTime() / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+  const nowIso = stampNow(now);
   return conds.map((c) => {
     const prev = previous?.find((p) => p.type === c.type);
     const lastTransitionTime = prev && prev.status === c.status && prev.lastTransitionTime ? prev.lastTransitionTime : nowIso;
@@ -163,7 +207,10 @@ function stamp(conds: Cond[], previous: Condition[] | undefined, generation: num
 
 export function computeStatus(input: StatusInput): ModelDeploymentStatus {
   const { deployment: dep, desired, previous, hpa } = input;
-  let rollout = dep && desired ? rolloutState(dep, desired.model, desired.minReplicas) : undefined;
+  // After a rollback the stable slot serves another model than the spec's: judge it by its own.
+  const rolledBack = input.rollout?.phase === 'RolledBack' && input.rollout.revision === input.revision;
+  const model = rolledBack && input.stableModel ? input.stableModel : desired?.model;
+  let rollout = dep && desired && model ? rolloutState(dep, model, desired.minReplicas) : undefined;
   // Diagnose pods only once the Deployment has observed the template: until then they are the old one's.
   if (rollout && dep && !rollout.complete && (dep.status?.observedGeneration ?? 0) >= (dep.metadata?.generation ?? 0)) {
     rollout = explain(rollout, diagnose({ deployment: dep, replicaSets: input.replicaSets ?? [], pods: input.pods ?? [] }));
@@ -171,18 +218,34 @@ export function computeStatus(input: StatusInput): ModelDeploymentStatus {
   const status: ModelDeploymentStatus = {
     observedGeneration: input.generation,
     conditions: stamp(computeConditions(input, rollout), previous?.conditions, input.generation, input.now),
-    replicas: dep?.status?.replicas ?? 0,
-    readyReplicas: dep?.status?.readyReplicas ?? 0,
-    availableReplicas: dep?.status?.availableReplicas ?? 0,
-    updatedReplicas: dep?.status?.updatedReplicas ?? 0,
+    replicas: input.totals?.replicas ?? dep?.status?.replicas ?? 0,
+    readyReplicas: input.totals?.readyReplicas ?? dep?.status?.readyReplicas ?? 0,
+    availableReplicas: input.totals?.availableReplicas ?? dep?.status?.availableReplicas ?? 0,
+    updatedReplicas: input.totals?.updatedReplicas ?? dep?.status?.updatedReplicas ?? 0,
   };
   const selector = desired?.selector ?? previous?.selector;
   if (selector !== undefined) status.selector = selector;
   const url = desired?.url ?? previous?.url;
   if (url !== undefined) status.url = url;
   // The model being served changes only once the new one is fully rolled out.
-  const served = rollout?.complete && desired ? desired.model : previous?.model;
+  const served = rollout?.complete && model ? model : previous?.model;
   if (served) status.model = { ...served };
+  if (input.revisions && input.revisions.length > 0) status.revisions = input.revisions;
+  if (input.rollout) status.rollout = input.rollout;
+  // The history: revisions that served every desired replica, newest first.
+  const history = [...(previous?.history ?? [])];
+  const stableEntry = input.revisions?.find((r) => r.role === 'stable');
+  if (rollout?.complete && stableEntry && !rolledBack && input.revision !== undefined && history[0]?.revision !== input.revision) {
+    const entry: HistoryEntry = { revision: input.revision, deployment: stableEntry.deployment ?? '', servingSince: stampNow(input.now) };
+    if (model?.uri !== undefined) entry.model = model.uri;
+    if (model?.version !== undefined) entry.version = model.version;
+    const rs = input.stableReplicaSet;
+    if (rs !== undefined) entry.replicaSet = rs;
+    history.unshift(entry);
+  } else if (rollout?.complete && input.stableReplicaSet !== undefined && history[0] && history[0].revision === input.revision && history[0].replicaSet !== input.stableReplicaSet && !rolledBack) {
+    history[0] = { ...history[0], replicaSet: input.stableReplicaSet };
+  }
+  if (history.length > 0) status.history = history.slice(0, HISTORY_LENGTH);
   if (hpa?.status) {
     status.autoscaling = {
       currentReplicas: hpa.status.currentReplicas ?? 0,

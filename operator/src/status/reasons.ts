@@ -42,6 +42,15 @@ export const Reason = {
   ImagePullFailed: 'ImagePullFailed',
   /** Pods run but have not passed their readiness probe. */
   NotReady: 'NotReady',
+  /** A canary runs: its step's replicas are starting. */
+  CanaryProgressing: 'CanaryProgressing',
+  /** A canary holds its share of the traffic for its pause, or until a person promotes it. */
+  CanaryPaused: 'CanaryPaused',
+  /** The canary takes every replica before it becomes the stable revision. */
+  Promoting: 'Promoting',
+
+  // Ready (the previous revision serves) and Stalled: the spec's revision failed and was rolled back.
+  RolledBack: 'RolledBack',
 
   // Events only: what happened.
   Created: 'Created',
@@ -55,6 +64,7 @@ export type Reason = (typeof Reason)[keyof typeof Reason];
 /** Reasons that always need a person: the status says Stalled=True with them. */
 export const ALWAYS_STALLED: ReadonlySet<Reason> = new Set<Reason>([
   Reason.InvalidSpec,
+  Reason.RolledBack,
   Reason.ChildConflict,
   Reason.ApplyRefused,
   Reason.PodsRefused,

@@ -57,10 +57,10 @@ test('status and scale subresources', () => {
   });
 });
 
-test('printer columns Model, Version, Ready, Reason, Replicas, URL, Age', () => {
+test('printer columns Model, Version, Ready, Reason, Replicas, Canary, URL, Age', () => {
   assert.deepEqual(
     version.additionalPrinterColumns.map((c) => c.name),
-    ['Model', 'Version', 'Ready', 'Reason', 'Replicas', 'URL', 'Age'],
+    ['Model', 'Version', 'Ready', 'Reason', 'Replicas', 'Canary', 'URL', 'Age'],
   );
   const ready = version.additionalPrinterColumns.find((c) => c.name === 'Ready');
   assert.equal(ready?.jsonPath, '.status.conditions[?(@.type=="Ready")].status');

@@ -37,8 +37,9 @@ export const OPERATOR_RULES: readonly PolicyRule[] = [
   { apiGroups: [''], resources: ['services'], verbs: APPLIED },
   { apiGroups: ['autoscaling'], resources: ['horizontalpodautoscalers'], verbs: APPLIED_AND_DELETED },
   { apiGroups: ['policy'], resources: ['poddisruptionbudgets'], verbs: APPLIED_AND_DELETED },
-  // The diagnosis watches the ReplicaSets and pods of the models (label-filtered, never written).
-  { apiGroups: ['apps'], resources: ['replicasets'], verbs: ['list', 'watch'] },
+  // The diagnosis watches the ReplicaSets and pods of the models (label-filtered, never written); a
+  // rollback of a rolling update reads the whole ReplicaSet whose template it restores (get).
+  { apiGroups: ['apps'], resources: ['replicasets'], verbs: ['get', 'list', 'watch'] },
   { apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch'] },
   // core/v1 Events only (operator/src/kube/events.ts), never events.k8s.io.
   { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },

@@ -62,6 +62,12 @@ class World implements ReconcileDeps {
   getChild(kind: ChildKind, ns: string, name: string) {
     return this.children.get(`${kind}/${ns}/${name}`);
   }
+  ownedChildren(kind: ChildKind, uid: string) {
+    return [...this.children.entries()].filter(([k, c]) => k.startsWith(`${kind}/`) && c.metadata?.ownerReferences?.some((r) => r.controller && r.uid === uid)).map(([, c]) => c);
+  }
+  async readReplicaSet() {
+    return undefined;
+  }
   replicaSetsOf() {
     return this.replicaSets;
   }
@@ -428,6 +434,24 @@ describe('reconcile', () => {
     assert.match(condition(w, 'Ready')?.message ?? '', /Pod demo-new-abcde cannot be scheduled: 0\/3 nodes are available: 3 Insufficient nvidia\.com\/gpu\./);
     assert.equal(condition(w, 'Reconciling')?.status, 'True', 'a node may come: not Stalled');
     assert.ok(w.events.some((e) => e.type === 'Warning' && e.reason === 'Unschedulable'));
+  });
+
+  it('starts a canary in a Deployment of its own and keeps the stable one, also when an HPA owns its size', async () => {
+    for (const spec of [{ replicas: 4 }, { ...autoscaled, autoscaling: { minReplicas: 4, maxReplicas: 8 } }] as Partial<ModelDeploymentSpec>[]) {
+      const canary = { strategy: 'Canary' as const, canary: { steps: [{ weight: 25, pause: '1m' }] } };
+      const w = await converged({ ...spec, rollout: canary });
+      w.respec({ ...spec, rollout: canary, model: { uri: 's3://acme-models/iris/v2', format: 'sklearn' } });
+      await reconcile(w, KEY);
+      assert.ok(!w.writes.some((x) => x.verb === 'delete'), `nothing deleted: ${JSON.stringify(w.writes.map((x) => `${x.verb} ${x.kind} ${x.name}`))}`);
+      const created = w.writes.find((x) => x.verb === 'apply' && x.kind === 'Deployment' && x.name !== 'demo');
+      assert.match(created?.name ?? '', /^demo-[0-9a-f]{10}$/);
+      assert.equal((created?.body as Obj).metadata?.labels?.['serving.modelship.dev/role'], 'canary');
+      assert.equal((created?.body as Obj).spec?.replicas, 1, 'one canary pod: 25 % of 4 (or beside 4 under the HPA: 1 of 5)');
+      assert.ok(w.getChild('Deployment', 'ml', 'demo'), 'the stable Deployment stays');
+      assert.equal(w.md().status?.rollout?.phase, 'Progressing');
+      assert.equal(condition(w, 'Ready')?.reason, 'CanaryProgressing');
+      assert.ok(w.events.some((e) => e.reason === 'CanaryStarted'));
+    }
   });
 
   it('does nothing for a ModelDeployment that is gone or being deleted', async () => {

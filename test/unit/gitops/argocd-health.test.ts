@@ -34,9 +34,9 @@ function withReady(reason: string, status: string): Record<string, unknown> {
 }
 
 describe('Argo CD health check (docs/gitops/argocd-health.lua, under Lua)', () => {
-  it('has test cases for Healthy, Degraded and Progressing', () => {
+  it('has test cases for Healthy, Degraded, Progressing and Suspended', () => {
     assert.ok(cases.length >= 20, `only ${cases.length} cases`);
-    assert.deepEqual([...new Set(cases.map((c) => c.expected.status))].sort(), ['Degraded', 'Healthy', 'Progressing']);
+    assert.deepEqual([...new Set(cases.map((c) => c.expected.status))].sort(), ['Degraded', 'Healthy', 'Progressing', 'Suspended']);
   });
 
   for (const c of cases) {

@@ -321,3 +321,30 @@ describe('Informer cache transform and index', () => {
   });
 });
 
+describe('Informer read-your-writes (assume)', () => {
+  it('returns what our write returned until the watch delivers that version, and hides what we deleted', async () => {
+    const lw = new ScriptedLW();
+    const informer = new Informer<Obj>({ apiVersion: 'v1', kind: 'Thing', listerWatcher: (ns) => lw.for(ns), index: () => 'all' });
+    lw.lists.push({ items: [obj('a', 'x', '5', 1), obj('a', 'y', '6', 1)], resourceVersion: '10' });
+    informer.start();
+    await informer.waitForSync();
+    await settle();
+    informer.assume(obj('a', 'x', '11', 2));
+    assert.equal(informer.get('a', 'x')?.spec?.n, 2, 'our write, before the watch has it');
+    assert.ok(Object.isFrozen(informer.get('a', 'x')));
+    informer.assumeDeleted('a', 'y');
+    assert.equal(informer.get('a', 'y'), undefined, 'our delete, before the watch has it');
+    assert.deepEqual(informer.byIndex('all').map((o) => `${o.metadata?.name}:${o.spec?.n}`), ['x:2']);
+    const w = lw.last();
+    w.send({ type: 'MODIFIED', object: obj('a', 'x', '9', 7) });
+    assert.equal(informer.get('a', 'x')?.spec?.n, 2, 'an older version from the watch does not win over our write');
+    w.send({ type: 'MODIFIED', object: obj('a', 'x', '12', 3) });
+    assert.equal(informer.get('a', 'x')?.spec?.n, 3, 'the watch caught up (and moved on): the cache again');
+    w.send({ type: 'DELETED', object: obj('a', 'y', '13', 1) });
+    assert.equal(informer.get('a', 'y'), undefined);
+    w.send({ type: 'ADDED', object: { ...obj('a', 'y', '14', 5), metadata: { ...obj('a', 'y', '14', 5).metadata, uid: 'new' } } });
+    assert.equal(informer.get('a', 'y')?.spec?.n, 5, 'a new object of the same name shows');
+    await informer.stop();
+  });
+});
+
