@@ -139,6 +139,8 @@ export class Informer<T extends KubeObject> {
   private readonly indexed = new Map<string, Map<string, T>>();
   /** Objects our own writes returned (or deleted), until the watch catches up. */
   private readonly assumed = new Map<string, Assumed<T>>();
+  /** Uids the watch reported deleted: a write's late answer about one of them is not assumed. */
+  private readonly goneUids = new Map<string, number>();
   private readonly handlers: Array<InformerHandlers<T>> = [];
   private readonly synced = new Set<string>();
   private readonly scopes: Array<string | undefined>;
@@ -221,6 +223,9 @@ export class Informer<T extends KubeObject> {
    * backwards (a canary step undone, a status that steps back).
    */
   assume(obj: T): void {
+    const uid = obj.metadata?.uid;
+    if (uid && this.goneUids.has(uid)) return;
+    if (this.goneUids.size > 1000) for (const [u, at] of this.goneUids) if (this.now() - at > ASSUME_TTL_MS) this.goneUids.delete(u);
     const key = objectKey(obj);
     this.assumed.set(key, { obj: this.cacheable(structuredClone(obj)), rv: parseRv(obj.metadata?.resourceVersion), at: this.now() });
   }
@@ -265,6 +270,10 @@ export class Informer<T extends KubeObject> {
   private remove(key: string): void {
     const old = this.store.get(key);
     this.store.delete(key);
+    // Gone for good: no write of ours stands in for it any more, nor one whose answer comes later.
+    this.assumed.delete(key);
+    const uid = old?.metadata?.uid;
+    if (uid) this.goneUids.set(uid, this.now());
     const value = old && this.options.index?.(old);
     if (value !== undefined) this.unindex(value, key);
   }

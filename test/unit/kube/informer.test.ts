@@ -344,6 +344,17 @@ describe('Informer read-your-writes (assume)', () => {
     assert.equal(informer.get('a', 'y'), undefined);
     w.send({ type: 'ADDED', object: { ...obj('a', 'y', '14', 5), metadata: { ...obj('a', 'y', '14', 5).metadata, uid: 'new' } } });
     assert.equal(informer.get('a', 'y')?.spec?.n, 5, 'a new object of the same name shows');
+    // Our write of an object that is then deleted by someone else: the delete wins at once.
+    informer.assume(obj('a', 'y', '20', 9));
+    w.send({ type: 'DELETED', object: obj('a', 'y', '21', 9) });
+    assert.equal(informer.get('a', 'y'), undefined, 'a deleted object never comes back from an assumed write');
+    assert.deepEqual(informer.byIndex('all').map((o) => o.metadata?.name), ['x']);
+    // And the late answer of a write about an object the watch already reported deleted is ignored.
+    const x = { ...obj('a', 'x', '30', 3), metadata: { ...obj('a', 'x', '30', 3).metadata, uid: 'ux' } };
+    w.send({ type: 'MODIFIED', object: x });
+    w.send({ type: 'DELETED', object: x });
+    informer.assume({ ...x, metadata: { ...x.metadata, resourceVersion: '31' } });
+    assert.equal(informer.get('a', 'x'), undefined);
     await informer.stop();
   });
 });
