@@ -367,6 +367,8 @@ export async function clusterUp(): Promise<{ state: ClusterState; reused: boolea
       const out = kubectl(state, ['get', 'nodes', '-o', 'jsonpath={range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\\n"}{end}']);
       return out.split('\n').filter((l) => l === 'True').length === NODE_COUNT;
     });
+    // The Gateway API's CRDs (HTTPRoute): canaries can write route weights. No data plane is needed.
+    kubectl(state, ['apply', '--server-side', '--field-manager=modelship-tests', '-f', join(binDir, 'gateway-api-crds.yaml')]);
     await waitFor(state, 'kube-controller-manager', 'the default ServiceAccount', async () => {
       try {
         kubectl(state, ['get', 'serviceaccount', 'default', '-n', 'default']);

@@ -27,6 +27,7 @@ import {
   repairsDrift,
   reportsInvalidSpec,
   resizesWithKubectlScale,
+  routesCanaryWeightsThroughHttpRoute,
   SCENARIOS,
   scenarioContext,
   waitReady,
@@ -185,6 +186,7 @@ const NEEDED_BY: Record<string, Scenario['run']> = {
   'autoscaling/horizontalpodautoscalers': deletesHpaWhenAutoscalingIsRemoved,
   'policy/poddisruptionbudgets': createsChildrenAndTurnsReady,
   '/events': reportsInvalidSpec,
+  'gateway.networking.k8s.io/httproutes': routesCanaryWeightsThroughHttpRoute,
   'coordination.k8s.io/leases': createsChildrenAndTurnsReady,
 };
 

@@ -298,6 +298,37 @@ export async function zeroWritesInSteadyState(ctx: ScenarioContext): Promise<voi
   }
 }
 
+export async function routesCanaryWeightsThroughHttpRoute(ctx: ScenarioContext): Promise<void> {
+  const ns = ctx.namespace();
+  kubectl(['apply', '-n', ns, '-f', '-'], {
+    input: stringify({
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'HTTPRoute',
+      metadata: { name: 'iris-route' },
+      spec: { parentRefs: [{ name: 'public-gateway' }], rules: [{ backendRefs: [{ name: 'iris', port: 80 }] }] },
+    }),
+  });
+  const rollout = (steps: unknown[]) => ({ strategy: 'Canary', canary: { steps, readyTimeout: '60s', trafficRouting: { httpRouteRef: { name: 'iris-route' } } } });
+  applyMd(ns, md('routed', { replicas: 4, rollout: rollout([{ weight: 25 }]) }));
+  await waitReady(ns, 'routed', within(ctx, 90_000));
+  const weights = () => (getJson<{ spec: { rules: { backendRefs: { name: string; weight?: number }[] }[] } }>(['get', 'httproute', 'iris-route', '-n', ns]).spec.rules[0]?.backendRefs ?? []).map((b) => `${b.name}=${b.weight ?? 1}`);
+  const stableName = await eventually('the route to send everything to the model', () => {
+    const w = weights();
+    return w.length === 1 && w[0]?.endsWith('=100') ? w[0].split('=')[0] : undefined;
+  }, within(ctx, 60_000));
+  applyMd(ns, md('routed', { replicas: 4, model: { uri: 's3://models/routed/v2', format: 'sklearn' }, rollout: rollout([{ weight: 25 }]) }));
+  const split = await eventually('25% to the canary in the route', () => {
+    const w = weights();
+    return w.length === 2 && w[0] === `${stableName}=75` && w[1]?.endsWith('=25') ? w : undefined;
+  }, within(ctx, 60_000));
+  const m = getMd(ns, 'routed') as MdObj & { status?: { revisions?: { role: string; trafficPercent: number }[]; rollout?: { revision?: string } } };
+  assert.deepEqual(m.status?.revisions?.map((r) => `${r.role}:${r.trafficPercent}`), ['stable:75', 'canary:25'], 'the status reports the route weights');
+  kubectl(['annotate', 'mdep', 'routed', '-n', ns, `serving.modelship.dev/promote=${m.status?.rollout?.revision}`, '--overwrite']);
+  const canaryName = (split[1] as string).split('=')[0];
+  await eventually('the promoted canary to take the whole route', () => weights().join() === `${canaryName}=100`, within(ctx, 90_000));
+  await waitReady(ns, 'routed', within(ctx, 90_000));
+}
+
 export interface Scenario {
   name: string;
   run(ctx: ScenarioContext): Promise<void>;
@@ -313,6 +344,7 @@ export const SCENARIOS: readonly Scenario[] = [
   { name: 'deletes the HPA when autoscaling is removed', run: deletesHpaWhenAutoscalingIsRemoved },
   { name: 'garbage-collects every child when the ModelDeployment is deleted', run: garbageCollectsChildren },
   { name: 'reports an invalid spec as InvalidSpec with an Event, and still converges another one', run: reportsInvalidSpec },
+  { name: 'routes a canary through the weights of an HTTPRoute (Gateway API), only to backends with ready pods', run: routesCanaryWeightsThroughHttpRoute },
   { name: 'makes zero write calls in a steady state of 20 converged ModelDeployments over 30 s', run: zeroWritesInSteadyState },
 ];
 

@@ -15,6 +15,8 @@ secrets (the operator names a credentials Secret in the pods it renders but neve
 - ReplicaSets and pods of the models are watched (list, watch) to say on the status why a model
   does not serve; they are never written. A rollback of a rolling update reads (get) the
   ReplicaSet whose pod template it restores.
+- A canary with rollout.canary.trafficRouting reads the HTTPRoute it names (get) and patches the
+  backends and weights of its first rule (patch); nothing else of it.
 - Events are core/v1 Events: created, then patched when the same event repeats.
 The bodies are plain YAML so that test/unit/chart/ can parse them; test/unit/chart/rbac-rules.ts
 lists the same rules.
@@ -47,6 +49,9 @@ lists the same rules.
 - apiGroups: [""]
   resources: ["pods"]
   verbs: ["list", "watch"]
+- apiGroups: ["gateway.networking.k8s.io"]
+  resources: ["httproutes"]
+  verbs: ["get", "patch"]
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create", "patch"]

@@ -17,10 +17,11 @@ import type { Metrics } from '../observability/metrics.ts';
 import type { RenderConfig } from '../render/config.ts';
 import { INSTANCE_LABEL, MANAGED_BY_SELECTOR } from '../render/labels.ts';
 import { podForCache, podProblem, replicaSetForCache } from '../status/diagnose.ts';
-import { CHILD_KINDS, reconcile, type ChildKind, type ConflictRef, type ReconcileDeps } from './reconcile.ts';
+import { CHILD_KINDS, reconcile, type ChildKind, type ConflictRef, type HTTPRoute, type ReconcileDeps } from './reconcile.ts';
 import { ABORT_ANNOTATION, PROMOTE_ANNOTATION } from './rollout.ts';
 
 export const CONTROLLER_NAME = 'modeldeployment';
+const HTTPROUTE_API_VERSION = 'gateway.networking.k8s.io/v1';
 
 export interface EventSink {
   event(md: ModelDeployment, type: EventType, reason: string, message: string): void;
@@ -91,6 +92,8 @@ export class Controller {
       podsOf: (ns, name) => this.pods.byIndex(`${ns}/${name}`),
       readChild: (kind, namespace, name, signal) => client.get({ apiVersion: apiVersionOf(kind), kind, namespace, name }, { signal }) as Promise<KubernetesObject | undefined>,
       readReplicaSet: (namespace, name, signal) => client.get<V1ReplicaSet & KubeObject>({ apiVersion: 'apps/v1', kind: 'ReplicaSet', namespace, name }, { signal }),
+      readRoute: (namespace, name, signal) => client.get<HTTPRoute & KubeObject>({ apiVersion: HTTPROUTE_API_VERSION, kind: 'HTTPRoute', namespace, name }, { signal }),
+      patchRoute: (namespace, name, ops, signal) => client.jsonPatch<HTTPRoute & KubeObject>({ apiVersion: HTTPROUTE_API_VERSION, kind: 'HTTPRoute', namespace, name }, ops, { signal }),
       // Every write's answer is assumed into the cache it belongs to (read-your-writes), so the next
       // pass never decides from the version before our own write.
       apply: async (obj, call) => {

@@ -6,6 +6,7 @@
 import type { KubernetesObject, V1Deployment, V1Pod, V1ReplicaSet } from '@kubernetes/client-node';
 import type { ModelDeployment, ModelDeploymentStatus } from '../api/types.ts';
 import { formatFieldErrors, validateModelDeployment, type ValidModelDeployment } from '../api/validate.ts';
+import type { JsonPatchOp } from '../kube/client.ts';
 import type { EventType } from '../kube/events.ts';
 import type { RenderConfig } from '../render/config.ts';
 import { renderChildren, type DesiredChildren } from '../render/index.ts';
@@ -15,7 +16,7 @@ import type { SyncFailure } from '../status/compute.ts';
 import { Reason } from '../status/reasons.ts';
 import { syncChildren, type ChildOutcome } from './children.ts';
 import { classifyError, errorText, FORBIDDEN_RETRY_MS, ownershipOf } from './decisions.ts';
-import { rolloutSettings, slotOf, wantedObjects, type Wanted } from './rollout.ts';
+import { routeBackends, rolloutSettings, slotOf, wantedObjects, type Wanted } from './rollout.ts';
 import { summarize } from './summarize.ts';
 
 /** The kinds of children we own, in the order we apply them. */
@@ -48,6 +49,10 @@ export interface ReconcileDeps {
   readChild(kind: ChildKind, namespace: string, name: string, signal: AbortSignal): Promise<KubernetesObject | undefined>;
   /** A ReplicaSet read from the API server, with its whole pod template (the cache keeps none). */
   readReplicaSet(namespace: string, name: string, signal: AbortSignal): Promise<V1ReplicaSet | undefined>;
+  /** The person's HTTPRoute (trafficRouting), read from the API server; undefined when missing. */
+  readRoute(namespace: string, name: string, signal: AbortSignal): Promise<HTTPRoute | undefined>;
+  /** JSON patch of the HTTPRoute: only its first rule's backendRefs, guarded by its resourceVersion. */
+  patchRoute(namespace: string, name: string, ops: readonly JsonPatchOp[], signal: AbortSignal): Promise<HTTPRoute>;
   /** Server-side apply; returns the object as stored. */
   apply(obj: KubernetesObject, call: ApplyCall): Promise<KubernetesObject>;
   /**
@@ -68,6 +73,14 @@ export interface ReconcileDeps {
   log: { info(msg: string, fields?: object): void; warn(msg: string, fields?: object): void; debug(msg: string, fields?: object): void };
   config: RenderConfig;
   now(): Date;
+}
+
+/** The part of a Gateway API HTTPRoute the operator reads. */
+export interface HTTPRoute {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: { name?: string; namespace?: string; resourceVersion?: string };
+  spec?: { rules?: Array<{ backendRefs?: Array<{ group?: string; kind?: string; name: string; port?: number; weight?: number }> }> };
 }
 
 /** A child name taken by someone else: the controller watches it go away. */
@@ -114,6 +127,8 @@ export interface Pass {
   plan?: Plan;
   /** What the pass writes, after the plan. */
   wanted: Wanted[];
+  /** With trafficRouting: the weight each Deployment's Service has in the HTTPRoute after this pass. */
+  routeWeights?: Map<string, number>;
   /** The children as they are after this pass, by childKey: what the server returned for our writes, else the cache. */
   observed: Map<string, KubernetesObject>;
   /** Cached children this ModelDeployment controls, by childKey (what may be deleted). */
@@ -172,7 +187,7 @@ const planRollout: Step = async (deps, pass) => {
     now: deps.now(),
     ...(restoreTarget !== undefined ? { restoreTarget } : {}),
   });
-  pass.wanted = wantedObjects(pass.desired as DesiredChildren, pass.plan);
+  pass.wanted = wantedObjects(pass.desired as DesiredChildren, pass.plan, valid.spec.rollout?.canary?.trafficRouting?.httpRouteRef !== undefined);
   return 'continue';
 };
 
@@ -239,7 +254,46 @@ function failureOf(pass: Pass, err: unknown, verb: string, kind?: string, name?:
   }
 }
 
-const STEPS: readonly Step[] = [validate, render, planRollout, ownership, sync];
+/**
+ * Sets ApplyFailed (Reconciling, retried) when the HTTPRoute of trafficRouting cannot be read or
+ * written. Writes its first rule's backends and weights (rollout/routeBackends) when they differ,
+ * and nothing else of it: the route is the person's.
+ */
+const route: Step = async (deps, pass) => {
+  const ref = pass.valid?.spec.rollout?.canary?.trafficRouting?.httpRouteRef;
+  if (!ref || !pass.plan || pass.failure) return 'continue';
+  const port = pass.desired?.service.spec?.ports?.[0]?.port ?? 80;
+  const ready = (name: string) => (pass.observed.get(childKey('Deployment', name)) as V1Deployment | undefined)?.status?.readyReplicas ?? 0;
+  const backends = routeBackends(pass.plan, ready, port);
+  if (!backends) {
+    deps.log.debug('Left the HTTPRoute alone: a Deployment made before trafficRouting was set has no Service of its own', pass.fields);
+    return 'continue';
+  }
+  try {
+    const current = await deps.readRoute(pass.namespace, ref.name, pass.signal);
+    if (!current) {
+      pass.failure = { reason: Reason.ApplyFailed, message: `HTTPRoute ${pass.namespace}/${ref.name} (rollout.canary.trafficRouting) does not exist; create it with a first rule for this model (docs/rollouts.md)` };
+      pass.retry = { kind: 'after', ms: FORBIDDEN_RETRY_MS };
+      return 'stop';
+    }
+    const want = backends.map((b) => ({ group: '', kind: 'Service', name: b.name, port: b.port, weight: b.weight }));
+    const have = current.spec?.rules?.[0]?.backendRefs ?? [];
+    const same = have.length === want.length && want.every((w, i) => have[i]?.name === w.name && have[i]?.port === w.port && (have[i]?.weight ?? 1) === w.weight);
+    if (!same) {
+      await deps.patchRoute(pass.namespace, ref.name, [
+        { op: 'test', path: '/metadata/resourceVersion', value: current.metadata?.resourceVersion },
+        { op: current.spec?.rules?.[0] ? 'replace' : 'add', path: current.spec?.rules?.[0] ? '/spec/rules/0/backendRefs' : '/spec/rules', value: current.spec?.rules?.[0] ? want : [{ backendRefs: want }] },
+      ], pass.signal);
+      deps.log.info('Set the HTTPRoute weights', { ...pass.fields, route: ref.name, weights: backends.map((b) => `${b.name}=${b.weight}`).join(',') });
+    }
+    pass.routeWeights = new Map(backends.map((b) => [b.name, b.weight]));
+  } catch (err) {
+    pass.failure = failureOf(pass, err, 'Setting the weights of', 'HTTPRoute', ref.name);
+  }
+  return 'continue';
+};
+
+const STEPS: readonly Step[] = [validate, render, planRollout, ownership, sync, route];
 
 /** Reconciles the ModelDeployment named by `key` ("namespace/name"). Throws to be retried with backoff. */
 export async function reconcile(deps: ReconcileDeps, key: string, signal: AbortSignal = new AbortController().signal): Promise<ReconcileResult> {

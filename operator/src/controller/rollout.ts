@@ -1,6 +1,6 @@
 // The plan step's glue: what the caches say about the Deployments of a ModelDeployment (as the
 // planner's Slots), and the objects the pass must apply once the planner has decided.
-import type { KubernetesObject, V1Deployment, V1Pod, V1ReplicaSet } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Deployment, V1Pod, V1ReplicaSet, V1Service } from '@kubernetes/client-node';
 import { parseDuration } from '../api/duration.ts';
 import { effectiveRollout, isZeroIntOrPercent } from '../api/defaults.ts';
 import type { ValidModelDeployment } from '../api/validate.ts';
@@ -29,7 +29,44 @@ export function rolloutSettings(md: ValidModelDeployment): RolloutSettings {
     autoRollback: r?.strategy === 'Canary' ? (canary?.autoRollback ?? true) : (r?.autoRollback ?? false),
     noSurge: isZeroIntOrPercent(effectiveRollout(md.spec).maxSurge),
     replicas: md.spec.autoscaling === undefined ? (md.spec.replicas ?? 1) : undefined,
+    routed: canary?.trafficRouting?.httpRouteRef !== undefined,
   };
+}
+
+/** One backend of the HTTPRoute rule the operator writes. */
+export interface RouteBackend {
+  name: string;
+  port: number;
+  weight: number;
+}
+
+/** A slot's own Service (HTTPRoute weights need one backend per revision): named like its Deployment. */
+export function slotService(service: V1Service, deployment: string, slot: string): V1Service {
+  const s = structuredClone(service);
+  s.metadata = { ...s.metadata, name: deployment, labels: { ...s.metadata?.labels, [SLOT_LABEL]: slot } };
+  delete s.metadata.annotations;
+  s.spec = { ...s.spec, type: 'ClusterIP', selector: { ...s.spec?.selector, [SLOT_LABEL]: slot } };
+  return s;
+}
+
+/**
+ * The backends and weights of the HTTPRoute rule: the canary's step weight and the rest to the
+ * stable slot, but only to a backend with ready pods (a weight on a Service with no ready endpoint
+ * would fail requests). Undefined when a slot has no Service of its own (a Deployment made before
+ * trafficRouting was set): traffic then follows ready replicas, through the main Service.
+ */
+export function routeBackends(plan: Plan, ready: (deployment: string) => number, port: number): RouteBackend[] | undefined {
+  const stable = plan.slots.find((s) => s.role === 'stable');
+  const canary = plan.slots.find((s) => s.role === 'canary');
+  if (!stable?.slot || (canary && !canary.slot)) return undefined;
+  const running = plan.rollout?.phase === 'Progressing' || plan.rollout?.phase === 'Paused' || plan.rollout?.phase === 'Promoting';
+  if (!canary || !running) return [{ name: stable.name, port, weight: 100 }];
+  let canaryWeight = ready(canary.name) > 0 ? Math.min(100, plan.rollout?.weight ?? 0) : 0;
+  if (ready(stable.name) === 0 && ready(canary.name) > 0) canaryWeight = 100;
+  return [
+    { name: stable.name, port, weight: 100 - canaryWeight },
+    { name: canary.name, port, weight: canaryWeight },
+  ];
 }
 
 function deadlineExceeded(d: V1Deployment): boolean {
@@ -78,8 +115,13 @@ export type Wanted =
   | { how: 'restore'; kind: 'Deployment'; name: string; object: KubernetesObject; replicaSet: string };
 
 /** The objects the pass wants, from the rendered children and the plan. */
-export function wantedObjects(desired: DesiredChildren, plan: Plan): Wanted[] {
+export function wantedObjects(desired: DesiredChildren, plan: Plan, routed = false): Wanted[] {
   const out: Wanted[] = [];
+  if (routed) {
+    for (const s of plan.slots) {
+      if (s.slot) out.push({ how: 'apply', kind: 'Service', name: s.name, object: slotService(desired.service, s.name, s.slot) as KubernetesObject });
+    }
+  }
   for (const s of plan.slots) {
     const shaped = shapeSlot(desired.deployment, { name: s.name, ...(s.slot ? { slot: s.slot } : {}), role: s.role, revision: s.revision, replicas: s.replicas }) as KubernetesObject;
     if (plan.restoreFrom?.deployment === s.name) out.push({ how: 'restore', kind: 'Deployment', name: s.name, object: shaped, replicaSet: plan.restoreFrom.replicaSet });

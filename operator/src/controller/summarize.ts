@@ -28,7 +28,7 @@ function revisions(pass: Pass): RevisionStatus[] {
       deployment: s.name,
       replicas: d?.status?.replicas ?? 0,
       readyReplicas: d?.status?.readyReplicas ?? 0,
-      trafficPercent: ready === 0 ? 0 : Math.round(((d?.status?.readyReplicas ?? 0) * 100) / ready),
+      trafficPercent: pass.routeWeights?.get(s.name) ?? (ready === 0 ? 0 : Math.round(((d?.status?.readyReplicas ?? 0) * 100) / ready)),
     };
     if (model.uri !== undefined) r.model = model.uri;
     if (model.version !== undefined) r.version = model.version;

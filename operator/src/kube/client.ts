@@ -25,6 +25,12 @@ export interface DeleteOptions {
   signal?: AbortSignal;
 }
 
+export interface JsonPatchOp {
+  op: 'add' | 'replace' | 'remove' | 'test';
+  path: string;
+  value?: unknown;
+}
+
 export interface ListOptions {
   namespace?: string;
   labelSelector?: string;
@@ -49,6 +55,8 @@ export interface KubeClient {
   applyStatus<T extends KubeObject>(obj: ApplyTarget & { status: unknown }, options?: ApplyOptions): Promise<T>;
   /** JSON merge patch on the object. */
   mergePatch<T extends KubeObject>(ref: ObjectRef, patch: unknown, options?: { signal?: AbortSignal }): Promise<T>;
+  /** JSON patch (RFC 6902) on the object: for a field inside an object someone else owns. */
+  jsonPatch<T extends KubeObject>(ref: ObjectRef, ops: readonly JsonPatchOp[], options?: { signal?: AbortSignal; fieldManager?: string }): Promise<T>;
   /** Deletes; false when it was already gone. */
   delete(ref: ObjectRef, options?: DeleteOptions): Promise<boolean>;
   /** Reads one object from the server (not a cache); undefined when not found. */
@@ -98,6 +106,15 @@ export class HttpKubeClient implements KubeClient {
       query: { fieldManager: FIELD_MANAGER },
       body: patch,
       contentType: PatchStrategy.MergePatch,
+      signal: options.signal,
+    });
+  }
+
+  jsonPatch<T extends KubeObject>(ref: ObjectRef, ops: readonly JsonPatchOp[], options: { signal?: AbortSignal; fieldManager?: string } = {}): Promise<T> {
+    return this.rest.request<T>('PATCH', refPath(ref), {
+      query: { fieldManager: options.fieldManager ?? FIELD_MANAGER },
+      body: ops,
+      contentType: PatchStrategy.JsonPatch,
       signal: options.signal,
     });
   }

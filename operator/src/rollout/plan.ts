@@ -54,6 +54,8 @@ export interface RolloutSettings {
   noSurge: boolean;
   /** Fixed size; undefined when an HPA owns the stable slot's size. */
   replicas: number | undefined;
+  /** Traffic is split by HTTPRoute weights: every slot needs a Service of its own, so a slot label. */
+  routed?: boolean;
 }
 
 export interface PlanInput {
@@ -148,9 +150,11 @@ function stableSlot(input: PlanInput): Slot | undefined {
 /** The plan for this pass. */
 export function plan(input: PlanInput): Plan {
   const stable = stableSlot(input);
-  // A new ModelDeployment: one Deployment, named like it. Its first revision is no canary.
+  // A new ModelDeployment: one Deployment, named like it (with HTTPRoute weights, a slot of its own
+  // from the start, so that a Service can select it alone). Its first revision is no canary.
   if (!stable) {
-    return { slots: [{ name: input.mdName, role: 'stable', template: 'desired', revision: input.revision, replicas: input.settings.replicas }], remove: [], hpaTarget: input.mdName };
+    const name = input.settings.routed ? slotName(input.mdName, input.revision) : input.mdName;
+    return { slots: [{ name, ...(input.settings.routed ? { slot: input.revision } : {}), role: 'stable', template: 'desired', revision: input.revision, replicas: input.settings.replicas }], remove: [], hpaTarget: name };
   }
   const others = input.slots.filter((s) => s !== stable);
   return input.settings.strategy === 'RollingUpdate' ? planRollingUpdate(input, stable, others) : planCanary(input, stable, others);

@@ -41,6 +41,8 @@ export const OPERATOR_RULES: readonly PolicyRule[] = [
   // rollback of a rolling update reads the whole ReplicaSet whose template it restores (get).
   { apiGroups: ['apps'], resources: ['replicasets'], verbs: ['get', 'list', 'watch'] },
   { apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch'] },
+  // A canary with trafficRouting reads the person's HTTPRoute and patches its first rule's weights.
+  { apiGroups: ['gateway.networking.k8s.io'], resources: ['httproutes'], verbs: ['get', 'patch'] },
   // core/v1 Events only (operator/src/kube/events.ts), never events.k8s.io.
   { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
 ];

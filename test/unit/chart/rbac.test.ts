@@ -65,10 +65,10 @@ describe('rbac-rules helpers', () => {
     assert.deepEqual(flattenRules(rules).map(permissionKey), ['get apps/a', 'get core/a', 'get x/leases/n1', 'get x/leases/n2', 'list apps/a', 'list core/a']);
   });
 
-  it('the expected operator rules amount to 33 permissions', () => {
+  it('the expected operator rules amount to 35 permissions', () => {
     // 2 on modeldeployments, 1 on status, 1 on finalizers, 5 on Deployments and Services, 6 on HPAs
-    // and PDBs, 3 on ReplicaSets, 2 on pods, 2 on events.
-    assert.equal(flattenRules(OPERATOR_RULES).length, 2 + 1 + 1 + 5 * 2 + 6 * 2 + 3 + 2 + 2);
+    // and PDBs, 3 on ReplicaSets, 2 on pods, 2 on HTTPRoutes, 2 on events.
+    assert.equal(flattenRules(OPERATOR_RULES).length, 2 + 1 + 1 + 5 * 2 + 6 * 2 + 3 + 2 + 2 + 2);
   });
 
   it('withoutRule drops exactly one rule and refuses an index out of range', () => {

@@ -7,7 +7,8 @@ import type { KubernetesObject, V1Pod, V1ReplicaSet } from '@kubernetes/client-n
 import type { ModelDeployment, ModelDeploymentSpec, ModelDeploymentStatus } from '../../../operator/src/api/types.ts';
 import { KubeApiError, NotLeaderError } from '../../../operator/src/kube/errors.ts';
 import { APPLIED_HASH_ANNOTATION, HANDOVER_MANAGER } from '../../../operator/src/controller/children.ts';
-import { reconcile, type ApplyCall, type ChildKind, type ReconcileDeps } from '../../../operator/src/controller/reconcile.ts';
+import { reconcile, type ApplyCall, type ChildKind, type HTTPRoute, type ReconcileDeps } from '../../../operator/src/controller/reconcile.ts';
+import type { JsonPatchOp } from '../../../operator/src/kube/client.ts';
 import { defaultRenderConfig } from '../../../operator/src/render/index.ts';
 import { mdep } from '../api/fixtures.ts';
 
@@ -67,6 +68,19 @@ class World implements ReconcileDeps {
   }
   async readReplicaSet() {
     return undefined;
+  }
+  routes = new Map<string, HTTPRoute>();
+  async readRoute(_ns: string, name: string) {
+    return this.routes.get(name);
+  }
+  async patchRoute(_ns: string, name: string, ops: readonly JsonPatchOp[]) {
+    this.writes.push({ verb: 'apply', kind: 'HTTPRoute', name, body: ops });
+    const r = structuredClone(this.routes.get(name)!);
+    const replace = ops.find((o) => o.op === 'replace');
+    r.spec!.rules![0]!.backendRefs = replace?.value as never;
+    r.metadata = { ...r.metadata, resourceVersion: String(Number(r.metadata?.resourceVersion ?? 0) + 1) };
+    this.routes.set(name, r);
+    return r;
   }
   replicaSetsOf() {
     return this.replicaSets;
@@ -452,6 +466,34 @@ describe('reconcile', () => {
       assert.equal(condition(w, 'Ready')?.reason, 'CanaryProgressing');
       assert.ok(w.events.some((e) => e.reason === 'CanaryStarted'));
     }
+  });
+
+  it('with an HTTPRoute, gives each slot a Service and writes the weights of the route\'s first rule, and only when they change', async () => {
+    const canary = { strategy: 'Canary' as const, canary: { steps: [{ weight: 25, pause: '1m' }], trafficRouting: { httpRouteRef: { name: 'iris-route' } } } };
+    const w = new World();
+    w.routes.set('iris-route', { metadata: { name: 'iris-route', resourceVersion: '1' }, spec: { rules: [{ backendRefs: [{ name: 'placeholder', port: 80 }] }] } });
+    w.put(mdep({ replicas: 4, rollout: canary }));
+    await reconcile(w, KEY);
+    const first = w.writes.find((x) => x.kind === 'Deployment')!.name;
+    assert.match(first, /^demo-[0-9a-f]{10}$/, 'a routed model starts in a slot of its own');
+    assert.ok(w.writes.some((x) => x.kind === 'Service' && x.name === first), 'with a Service of its own');
+    w.rollOut = w.rollOut.bind(w);
+    const d = w.children.get(`Deployment/ml/${first}`)!;
+    d.status = { observedGeneration: 1, replicas: 4, updatedReplicas: 4, readyReplicas: 4, availableReplicas: 4 };
+    w.clear();
+    await reconcile(w, KEY);
+    assert.deepEqual(w.routes.get('iris-route')?.spec?.rules?.[0]?.backendRefs?.map((b) => [b.name, b.weight]), [[first, 100]]);
+    w.clear();
+    await reconcile(w, KEY);
+    assert.ok(!w.writes.some((x) => x.kind === 'HTTPRoute'), 'unchanged weights are not written again');
+    w.respec({ replicas: 4, rollout: canary, model: { uri: 's3://acme-models/iris/v2', format: 'sklearn' } });
+    await reconcile(w, KEY);
+    const canaryName = w.writes.find((x) => x.kind === 'Deployment' && x.name !== first)!.name;
+    const c = w.children.get(`Deployment/ml/${canaryName}`)!;
+    c.status = { observedGeneration: 1, replicas: 1, updatedReplicas: 1, readyReplicas: 1, availableReplicas: 1 };
+    await reconcile(w, KEY);
+    assert.deepEqual(w.routes.get('iris-route')?.spec?.rules?.[0]?.backendRefs?.map((b) => [b.name, b.weight]), [[first, 75], [canaryName, 25]]);
+    assert.deepEqual(w.md().status?.revisions?.map((r) => [r.role, r.trafficPercent]), [['stable', 75], ['canary', 25]]);
   });
 
   it('does nothing for a ModelDeployment that is gone or being deleted', async () => {

@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import type { RolloutStatus } from '../../../operator/src/api/types.ts';
 import { ABORT_ANNOTATION, plan, PROMOTE_ANNOTATION, split, type Plan, type RolloutSettings, type Slot } from '../../../operator/src/rollout/plan.ts';
 import type { Diagnosis } from '../../../operator/src/status/diagnose.ts';
+import { routeBackends } from '../../../operator/src/controller/rollout.ts';
 
 interface SimSlot extends Slot {
   /** Pods of this slot's current revision fail this way. */
@@ -272,4 +273,27 @@ describe('plan: RollingUpdate', () => {
     assert.equal(held.restoreFrom, undefined);
     assert.equal(held.slots[0]?.template, 'unchanged', 'the failed revision is not applied again');
   });
+});
+
+describe('routeBackends: HTTPRoute weights', () => {
+  const slots = (canary: boolean, legacy = false): Plan => ({
+    slots: [
+      { name: legacy ? 'm' : 'm-a', ...(legacy ? {} : { slot: 'a' }), role: 'stable', template: 'unchanged', revision: 'a', replicas: 3 },
+      ...(canary ? [{ name: 'm-b', slot: 'b', role: 'canary' as const, template: 'desired' as const, revision: 'b', replicas: 1 }] : []),
+    ],
+    remove: [],
+    hpaTarget: 'm-a',
+    ...(canary ? { rollout: { strategy: 'Canary' as const, phase: 'Paused' as const, revision: 'b', weight: 25 } } : {}),
+  });
+  const ready = (r: Record<string, number>) => (name: string) => r[name] ?? 0;
+  const cases: Array<[string, Plan, Record<string, number>, Array<[string, number]> | undefined]> = [
+    ['no canary: all to the stable slot', slots(false), { 'm-a': 3 }, [['m-a', 100]]],
+    ['a canary with ready pods takes its weight', slots(true), { 'm-a': 3, 'm-b': 1 }, [['m-a', 75], ['m-b', 25]]],
+    ['a canary without ready pods gets nothing', slots(true), { 'm-a': 3, 'm-b': 0 }, [['m-a', 100], ['m-b', 0]]],
+    ['a stable slot without ready pods gives way to a ready canary', slots(true), { 'm-a': 0, 'm-b': 1 }, [['m-a', 0], ['m-b', 100]]],
+    ['a Deployment without a Service of its own (made before trafficRouting): not routed', slots(true, true), { m: 3, 'm-b': 1 }, undefined],
+  ];
+  for (const [name, p, r, want] of cases) {
+    it(name, () => assert.deepEqual(routeBackends(p, ready(r), 80)?.map((b) => [b.name, b.weight]), want));
+  }
 });

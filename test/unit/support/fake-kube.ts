@@ -3,12 +3,12 @@
 // no validation, no merge semantics. apply stores what it is given (keeping uid and status),
 // replace honours metadata.resourceVersion, create refuses a duplicate, delete honours a uid
 // precondition. Every call is recorded; errors can be injected.
-import type { ApplyOptions, ApplyTarget, DeleteOptions, KubeClient, ListOptions } from '../../../operator/src/kube/client.ts';
+import type { ApplyOptions, ApplyTarget, DeleteOptions, JsonPatchOp, KubeClient, ListOptions } from '../../../operator/src/kube/client.ts';
 import { KubeApiError } from '../../../operator/src/kube/errors.ts';
 import type { KubeList, KubeObject, ObjectRef } from '../../../operator/src/kube/types.ts';
 import type { ListerWatcher, WatchEnd, WatchEvent } from '../../../operator/src/kube/watch.ts';
 
-export type Verb = 'apply' | 'applyStatus' | 'mergePatch' | 'delete' | 'get' | 'create' | 'replace' | 'list';
+export type Verb = 'apply' | 'applyStatus' | 'mergePatch' | 'jsonPatch' | 'delete' | 'get' | 'create' | 'replace' | 'list';
 
 export interface Call {
   verb: Verb;
@@ -20,7 +20,7 @@ export interface Call {
   options?: unknown;
 }
 
-export const WRITE_VERBS: ReadonlySet<Verb> = new Set(['apply', 'applyStatus', 'mergePatch', 'delete', 'create', 'replace']);
+export const WRITE_VERBS: ReadonlySet<Verb> = new Set(['apply', 'applyStatus', 'mergePatch', 'jsonPatch', 'delete', 'create', 'replace']);
 
 export function apiError(code: number, reason: string, message = reason): KubeApiError {
   return new KubeApiError('FAKE', '/fake', code, { kind: 'Status', status: 'Failure', code, reason, message }, '');
@@ -148,6 +148,22 @@ export class FakeKube implements KubeClient {
     const next = mergePatch(cur, patch) as KubeObject;
     next.metadata = { ...next.metadata, uid: cur.metadata?.uid };
     return structuredClone(this.store(next)) as T;
+  }
+
+  /** JSON patch: test and replace on object paths (what the operator sends). */
+  async jsonPatch<T extends KubeObject>(ref: ObjectRef, ops: readonly JsonPatchOp[]): Promise<T> {
+    this.record({ verb: 'jsonPatch', ...ref, body: structuredClone(ops) });
+    const next = structuredClone(this.existing(ref)) as Record<string, unknown>;
+    for (const op of ops) {
+      const parts = op.path.split('/').slice(1).map((p) => p.replaceAll('~1', '/').replaceAll('~0', '~'));
+      const last = parts.pop() as string;
+      let at: Record<string, unknown> = next;
+      for (const p of parts) at = at[p] as Record<string, unknown>;
+      if (op.op === 'test' && JSON.stringify(at[last]) !== JSON.stringify(op.value)) throw apiError(422, 'Invalid', `test failed at ${op.path}`);
+      if (op.op === 'replace' || op.op === 'add') at[last] = structuredClone(op.value);
+      if (op.op === 'remove') delete at[last];
+    }
+    return structuredClone(this.store(next as KubeObject)) as T;
   }
 
   async delete(ref: ObjectRef, options: DeleteOptions = {}): Promise<boolean> {
