@@ -6,7 +6,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { KubernetesObject, V1Deployment, V1Pod, V1ReplicaSet, V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
 import type { ModelDeployment, ModelDeploymentStatus } from '../api/types.ts';
-import { formatFieldErrors, validateModelDeployment, type ValidModelDeployment } from '../api/validate.ts';
+import { invalidSpecMessage, validateModelDeployment, type ValidModelDeployment } from '../api/validate.ts';
 import { wordList } from '../api/schema.ts';
 import type { EventType } from '../kube/events.ts';
 import type { RenderConfig } from '../render/config.ts';
@@ -113,7 +113,7 @@ type Step = (deps: ReconcileDeps, pass: Pass) => Promise<'continue' | 'stop'>;
 const validate: Step = async (_deps, pass) => {
   const validation = validateModelDeployment(pass.md);
   if (!validation.ok) {
-    pass.invalidSpec = `The spec is invalid: ${formatFieldErrors(validation.errors)}`;
+    pass.invalidSpec = invalidSpecMessage(validation.errors);
     return 'stop';
   }
   pass.valid = validation.value;
