@@ -5,16 +5,17 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { parse, stringify } from 'yaml';
+import { stringify } from 'yaml';
 import type { ValidationReport } from '../../operator/src/cli/validate.ts';
 import type { ExplainRow } from '../../operator/src/cli/explain.ts';
 import { bin, cluster, eventually, getJson, installCrd, kubectl, repoRoot } from './harness.ts';
 import { startOperator, type OperatorProcess } from './operator.ts';
 import { cond, getMd, waitReady } from './controller-suite.ts';
+import { loadInvalidCorpus, type InvalidCase } from '../unit/api/fixtures.ts';
 
 const CLI = join(repoRoot, 'operator/src/cli/modelship.mjs');
 const scratch = mkdtempSync(join(tmpdir(), 'modelship-cli-it-'));
@@ -40,20 +41,14 @@ function run(cmd: string, args: string[], input?: string): Run {
 const modelship = (args: string[], input?: string): Run => run(process.execPath, [CLI, ...args], input);
 const kubectlDiff = (input: string): Run => run(bin('kubectl'), ['diff', '-f', '-'], input);
 
-interface Case {
-  apiServer: { refuses: boolean };
-  object: { metadata: { name: string } } & Record<string, unknown>;
-}
-
 /** The invalid corpus's cases that the API server lets through, so only the operator can refuse them. */
-function operatorOnlyCases(): { name: string; object: Case['object'] }[] {
-  const dir = join(repoRoot, 'test/unit/api/invalid');
-  return readdirSync(dir)
-    .filter((f) => f.endsWith('.yaml'))
-    .sort()
-    .map((f) => ({ name: f.replace(/\.yaml$/, ''), c: parse(readFileSync(join(dir, f), 'utf8')) as Case }))
+function operatorOnlyCases(): { name: string; object: InvalidCase['object'] }[] {
+  return loadInvalidCorpus()
     .filter(({ c }) => !c.apiServer.refuses)
-    .map(({ name, c }) => ({ name, object: { ...c.object, metadata: { ...c.object.metadata, name } } }));
+    .map(({ file, c }) => {
+      const name = file.replace(/\.yaml$/, '');
+      return { name, object: { ...c.object, metadata: { ...c.object.metadata, name } } };
+    });
 }
 
 describe('the modelship command with the operator', () => {

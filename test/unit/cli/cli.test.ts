@@ -3,14 +3,13 @@
 // message for an invalid spec, the same objects applied for a valid one.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 import type { ModelDeployment, ModelDeploymentStatus } from '../../../operator/src/api/types.ts';
-import type { FieldError } from '../../../operator/src/api/validate.ts';
 import { runCli, type CliIo } from '../../../operator/src/cli/commands.ts';
 import { fieldPath } from '../../../operator/src/cli/documents.ts';
 import type { ValidationReport } from '../../../operator/src/cli/validate.ts';
@@ -19,7 +18,7 @@ import { reconcile, type ReconcileDeps } from '../../../operator/src/controller/
 import { renderConfigFrom, type RenderConfig } from '../../../operator/src/render/config.ts';
 import { defaultRenderConfig } from '../../../operator/src/render/index.ts';
 import { parseConfig } from '../../../operator/src/config.ts';
-import { loadExamples, repoRoot } from '../api/fixtures.ts';
+import { loadExamples, loadInvalidCorpus, repoRoot } from '../api/fixtures.ts';
 
 interface Run {
   code: number;
@@ -72,16 +71,7 @@ async function operatorPass(md: ModelDeployment, config: RenderConfig): Promise<
 const examples = loadExamples();
 const UID = '11111111-2222-3333-4444-555555555555';
 
-interface Case {
-  description: string;
-  errors: FieldError[];
-  object: ModelDeployment;
-}
-const invalidDir = join(repoRoot, 'test/unit/api/invalid');
-const corpus = readdirSync(invalidDir)
-  .filter((f) => f.endsWith('.yaml'))
-  .sort()
-  .map((file) => ({ file, c: parse(readFileSync(join(invalidDir, file), 'utf8')) as Case }));
+const corpus = loadInvalidCorpus();
 
 describe('modelship validate', () => {
   for (const ex of examples) {
@@ -106,7 +96,7 @@ describe('modelship validate', () => {
       const report = JSON.parse(json.stdout) as ValidationReport;
       assert.deepEqual(report.errors.map((e) => ({ field: e.field, message: e.message })), c.errors);
       // The operator, given the same object (as if the API server had let it through):
-      const md = { ...c.object, metadata: { ...c.object.metadata, namespace: 'ml', uid: UID, generation: 1 } };
+      const md = { ...c.object, metadata: { ...c.object.metadata, namespace: 'ml', uid: UID, generation: 1 } } as unknown as ModelDeployment;
       const { applied, status } = await operatorPass(md, defaultRenderConfig);
       assert.deepEqual(applied, [], 'the operator applies nothing for an invalid spec');
       const ready = status?.conditions?.find((x) => x.type === 'Ready');
@@ -273,8 +263,7 @@ describe('modelship render', () => {
   });
 
   it('renders nothing for an invalid ModelDeployment and prints the errors validate prints', async () => {
-    const file = join(invalidDir, 'min-above-max.yaml');
-    const stdin = stringify((parse(readFileSync(file, 'utf8')) as Case).object);
+    const stdin = stringify(corpus.find((x) => x.file === 'min-above-max.yaml')?.c.object);
     const r = await cli(['render', '-'], { stdin });
     const v = await cli(['validate', '-'], { stdin });
     assert.equal(r.code, 1);
