@@ -10,17 +10,7 @@ import { RestClient } from './kube/rest.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
 import { Checks, startHealthServer, startMetricsServer, type RunningServer } from './observability/health.ts';
 import { metrics, registry } from './observability/metrics.ts';
-import { defaultRenderConfig, type RenderConfig } from './render/config.ts';
-
-function renderConfigFrom(config: Config): RenderConfig {
-  return {
-    ...defaultRenderConfig,
-    // parseConfig accepts only the built-in runtime names.
-    runtimeImages: { ...defaultRenderConfig.runtimeImages, ...(config.runtimeImages as RenderConfig['runtimeImages']) },
-    ...(config.fetcherImage ? { modelFetcherImage: config.fetcherImage } : {}),
-    clusterDomain: config.clusterDomain,
-  };
-}
+import { renderConfigFrom } from './render/config.ts';
 
 async function run(config: Config, log: Logger): Promise<number> {
   let elector: LeaderElector | undefined;

@@ -1,13 +1,15 @@
 // The Helm chart on the real control plane, with both Helm majors (helm = Helm 4, helm3 = Helm 3):
 // lint, a server-side dry-run of what it renders, fresh renderings equal to the checked-in goldens
-// (test/unit/chart/golden), and install → upgrade → uninstall leaving nothing behind but the CRD.
+// (test/unit/chart/golden), install → upgrade → uninstall leaving nothing behind but the CRD, the
+// NOTES' warning about the image, and a CRD upgrade from the 0.1.0 layout (crds/) that makes a new
+// field stick.
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { operatorArgs, parseManifests, type Manifest } from '../unit/chart/manifest-checks.ts';
 import { bin, cluster, eventually, getJson, installCrd, kubectl, repoRoot, useNamespace } from './harness.ts';
 
@@ -15,6 +17,7 @@ const CHART = join(repoRoot, 'charts/modelship');
 const ALL_VALUES = join(CHART, 'ci/all-values.yaml');
 const GOLDEN_DIR = join(repoRoot, 'test/unit/chart/golden');
 const CRD_NAME = 'modeldeployments.serving.modelship.dev';
+const CRD_FILE = join(repoRoot, 'crds', `${CRD_NAME}.yaml`);
 const HELMS = [
   { title: 'Helm 4', bin: 'helm', major: 'v4.' },
   { title: 'Helm 3', bin: 'helm3', major: 'v3.' },
@@ -76,6 +79,21 @@ describe('the chart with the helm binaries', () => {
     }
   }
 
+  it('NOTES warn that no image is published while the image is the default, and not once it is yours', () => {
+    const notes = (extra: string[]): string => helmSync(HELMS[0], ['install', 'ms', CHART, '-n', 'ml-system', '--dry-run=client', ...extra]).split('NOTES:')[1] ?? '';
+    const byDefault = notes([]);
+    assert.match(byDefault, /^WARNING: no Modelship image is published anywhere, so ghcr\.io\/modelship\/modelship:\d+\.\d+\.\d+\ncannot be pulled/m);
+    assert.match(byDefault, /docker build -t REGISTRY\/modelship:/);
+    assert.match(byDefault, /--set image\.repository=REGISTRY\/modelship/);
+    assert.doesNotMatch(notes(['--set', 'image.repository=registry.example.com/modelship']), /WARNING/);
+    assert.doesNotMatch(notes(['--set', `image.digest=sha256:${'a'.repeat(64)}`]), /WARNING/);
+    assert.match(notes(['--set', 'crds.install=false']), /did not install the ModelDeployment CRD \(crds\.install=false\)/);
+  });
+
+  it('renders no CRD with crds.install=false', () => {
+    assert.ok(!parseManifests(template(HELMS[0], undefined, ['--set', 'crds.install=false'])).some((m) => m.kind === 'CustomResourceDefinition'));
+  });
+
   for (const r of RENDERINGS) {
     it(`renders golden/${r.name}.yaml byte for byte with Helm 3, and the same objects with Helm 4`, () => {
       const golden = readFileSync(join(GOLDEN_DIR, `${r.name}.yaml`), 'utf8');
@@ -108,6 +126,8 @@ describe('the rendered chart on the API server (server-side dry-run)', () => {
   // The monitoring.coreos.com kinds have no CRD on this cluster (no Prometheus Operator), so the
   // API server cannot check them: they are left out here; golden.test.ts checks their content.
   const UNCHECKABLE = new Set(['ServiceMonitor', 'PrometheusRule']);
+  // --force-conflicts: the CRD the other tests installed has other managers of its labels; this
+  // dry-run checks that the API server accepts the objects, not who owns which field.
 
   for (const h of HELMS) {
     for (const r of RENDERINGS) {
@@ -116,7 +136,7 @@ describe('the rendered chart on the API server (server-side dry-run)', () => {
         assert.ok(manifests.some((m) => m.kind === 'CustomResourceDefinition'), 'the CRD is rendered');
         const checkable = manifests.filter((m) => !UNCHECKABLE.has(m.kind));
         assert.equal(manifests.length - checkable.length, r.name === 'all-values' ? 2 : 0);
-        const out = kubectl(['apply', '--server-side', '--dry-run=server', '--field-manager=modelship-chart-test', '-f', '-'], {
+        const out = kubectl(['apply', '--server-side', '--dry-run=server', '--force-conflicts', '--field-manager=modelship-chart-test', '-f', '-'], {
           input: checkable.map((m) => stringify(m)).join('---\n'),
         });
         const applied = out.trim().split('\n').filter((l) => l.includes('(server dry run)'));
@@ -181,7 +201,7 @@ describe('helm install, upgrade and uninstall', () => {
 
       await helmAsync(h, ['uninstall', release, '-n', ns, '--wait', '--timeout', '2m']);
       await eventuallyEmpty(ns, release);
-      assert.equal(kubectl(['get', 'crd', CRD_NAME, '-o', 'name']).trim(), `customresourcedefinition.apiextensions.k8s.io/${CRD_NAME}`, 'the CRD stays, as Helm does with crds/');
+      assert.equal(kubectl(['get', 'crd', CRD_NAME, '-o', 'name']).trim(), `customresourcedefinition.apiextensions.k8s.io/${CRD_NAME}`, 'the CRD stays (helm.sh/resource-policy: keep)');
     });
   }
 });
@@ -196,3 +216,97 @@ async function eventuallyEmpty(ns: string, release: string): Promise<void> {
   await eventually('nothing of the release to be left', () => releaseObjects(ns, release).length === 0, 60_000, 500).catch(() => undefined);
   assert.deepEqual(releaseObjects(ns, release), [], 'nothing of the release is left');
 }
+
+interface CrdDoc {
+  spec: { versions: { schema: { openAPIV3Schema: { properties: { spec: { properties: { model: { properties: Record<string, unknown> } } } } } } }[] };
+}
+
+/**
+ * The chart as 0.1.0 shipped it, with the CRD in crds/ (which Helm installs once and never
+ * upgrades), from this chart; `withoutVersionField` stands for an older CRD that lacks a field
+ * the new one has: spec.model.version.
+ */
+function chartWithCrdsFolder(dir: string, withoutVersionField: boolean): string {
+  const chart = join(dir, withoutVersionField ? 'old' : 'old-layout-new-field');
+  cpSync(CHART, chart, { recursive: true });
+  rmSync(join(chart, 'templates/crd.yaml'));
+  writeFileSync(join(chart, 'Chart.yaml'), readFileSync(join(chart, 'Chart.yaml'), 'utf8').replace(/^version: .*$/m, 'version: 0.1.0'));
+  const crd = parse(readFileSync(CRD_FILE, 'utf8')) as CrdDoc;
+  if (withoutVersionField) delete crd.spec.versions[0]?.schema.openAPIV3Schema.properties.spec.properties.model.properties['version'];
+  mkdirSync(join(chart, 'crds'));
+  writeFileSync(join(chart, 'crds', `${CRD_NAME}.yaml`), stringify(crd));
+  return chart;
+}
+
+/** This chart as a next version would be: its CRD template has one more field, spec.model.owner. */
+function chartWithOwnerField(dir: string): string {
+  const chart = join(dir, 'next');
+  cpSync(CHART, chart, { recursive: true });
+  const path = join(chart, 'templates/crd.yaml');
+  const version = '                    version:\n                      type: string\n';
+  const text = readFileSync(path, 'utf8');
+  assert.ok(text.includes(version), 'spec.model.version is where the test expects it');
+  const owner = '                    owner:\n                      type: string\n                      description: Who owns the model.\n';
+  writeFileSync(path, text.replace(version, owner + version));
+  return chart;
+}
+
+function modelVersion(ns: string): string {
+  return kubectl(['get', 'mdep', 'fraud', '-n', ns, '-o', 'jsonpath={.spec.model.version}']);
+}
+
+describe('upgrading the CRD with helm upgrade', () => {
+  after(() => installCrd());
+
+  for (const h of HELMS) {
+    it(`with ${h.title}: a new CRD field sticks after upgrading from the 0.1.0 layout (crds/), and the CRD and the models stay after uninstall`, async (t) => {
+      const ns = useNamespace(t, `crd-${h.bin}`);
+      const release = `crd-${h.bin}`;
+      const dir = mkdtempSync(join(tmpdir(), 'modelship-chart-'));
+      t.after(() => rmSync(dir, { recursive: true, force: true }));
+      deleteCrd();
+
+      // 0.1.0, with an older CRD that has no spec.model.version.
+      await helmAsync(h, ['install', release, chartWithCrdsFolder(dir, true), '-n', ns]);
+      const mdep = (model: Record<string, string>) =>
+        stringify({
+          apiVersion: 'serving.modelship.dev/v1alpha1',
+          kind: 'ModelDeployment',
+          metadata: { name: 'fraud' },
+          spec: { model: { uri: 's3://acme-models/fraud/v7', format: 'xgboost', ...model } },
+        });
+      // A client that does not ask for strict validation (most GitOps tools): the field is pruned, silently.
+      kubectl(['apply', '-n', ns, '--validate=false', '-f', '-'], { input: mdep({ version: '7' }) });
+      assert.equal(modelVersion(ns), '', 'the old CRD prunes the new field');
+
+      // The failure this chart no longer has: the same layout with the new field in crds/ is not upgraded by Helm.
+      await helmAsync(h, ['upgrade', release, chartWithCrdsFolder(dir, false), '-n', ns]);
+      kubectl(['apply', '-n', ns, '--validate=false', '-f', '-'], { input: mdep({ version: '7' }) });
+      assert.equal(modelVersion(ns), '', 'helm upgrade left the CRD in crds/ as it was');
+
+      // This chart, as docs/operations.md says to upgrade from 0.1.0: Helm takes the CRD over.
+      if (h.bin === 'helm') {
+        await helmAsync(h, ['upgrade', release, CHART, '-n', ns, '--take-ownership']);
+      } else {
+        kubectl(['label', 'crd', CRD_NAME, 'app.kubernetes.io/managed-by=Helm', '--overwrite']);
+        kubectl(['annotate', 'crd', CRD_NAME, `meta.helm.sh/release-name=${release}`, `meta.helm.sh/release-namespace=${ns}`, '--overwrite']);
+        await helmAsync(h, ['upgrade', release, CHART, '-n', ns]);
+      }
+      // kubectl's strict validation accepts the field now, and it is kept.
+      kubectl(['apply', '-n', ns, '-f', '-'], { input: mdep({ version: '7' }) });
+      assert.equal(modelVersion(ns), '7', 'the new field sticks');
+      const crd = getJson<{ metadata: { annotations?: Record<string, string> } }>(['get', 'crd', CRD_NAME]);
+      assert.equal(crd.metadata.annotations?.['helm.sh/resource-policy'], 'keep');
+      assert.equal(crd.metadata.annotations?.['meta.helm.sh/release-name'], release);
+
+      // The next version adds another field: a plain helm upgrade brings it, with no manual step.
+      await helmAsync(h, ['upgrade', release, chartWithOwnerField(dir), '-n', ns]);
+      kubectl(['apply', '-n', ns, '-f', '-'], { input: mdep({ version: '7', owner: 'risk-team' }) });
+      assert.equal(kubectl(['get', 'mdep', 'fraud', '-n', ns, '-o', 'jsonpath={.spec.model.owner}']), 'risk-team');
+
+      await helmAsync(h, ['uninstall', release, '-n', ns, '--wait', '--timeout', '2m']);
+      assert.equal(kubectl(['get', 'crd', CRD_NAME, '-o', 'name']).trim(), `customresourcedefinition.apiextensions.k8s.io/${CRD_NAME}`, 'helm uninstall keeps the CRD');
+      assert.equal(modelVersion(ns), '7', 'and so the ModelDeployment, and the model it serves');
+    });
+  }
+});

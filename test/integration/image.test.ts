@@ -15,18 +15,43 @@ interface Stage {
   lines: string[];
 }
 
-/** The Dockerfile's stages, with their instructions (continuation lines joined, comments dropped). */
-function stages(text: string): Stage[] {
-  const instructions = text
+/** The Dockerfile's instructions: continuation lines joined, comments dropped. */
+function instructions(text: string): string[] {
+  return text
     .replace(/\\\n/g, ' ')
     .split('\n')
     .map((l) => l.trim())
     .filter((l) => l !== '' && !l.startsWith('#'));
+}
+
+/** The ARGs declared before the first FROM, with their defaults: what FROM lines may use. */
+function globalArgs(text: string): Map<string, string> {
+  const args = new Map<string, string>();
+  for (const line of instructions(text)) {
+    if (/^FROM\s/i.test(line)) break;
+    const m = /^ARG\s+([A-Za-z_][A-Za-z0-9_]*)(?:=(\S*))?$/.exec(line);
+    if (m) args.set(m[1] ?? '', m[2] ?? '');
+  }
+  return args;
+}
+
+/** The Dockerfile's stages, with their instructions, FROM's ${ARG}s resolved to their defaults. */
+function stages(text: string): Stage[] {
+  const args = globalArgs(text);
   const out: Stage[] = [];
-  for (const line of instructions) {
+  for (const line of instructions(text)) {
     const from = /^FROM\s+(\S+)(?:\s+AS\s+(\S+))?$/i.exec(line);
-    if (from) out.push({ from: from[1] ?? '', name: from[2], lines: [] });
-    else out[out.length - 1]?.lines.push(line);
+    if (from) out.push({ from: (from[1] ?? '').replace(/\$\{(\w+)\}/g, (_, name: string) => args.get(name) ?? ''), name: from[2], lines: [] });
+    else if (out.length > 0) out[out.length - 1]?.lines.push(line);
+  }
+  return out;
+}
+
+/** The LABEL keys and values of a stage. */
+function labels(stage: Stage): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of stage.lines.filter((l) => l.startsWith('LABEL '))) {
+    for (const m of line.slice('LABEL '.length).matchAll(/([\w.-]+)="([^"]*)"/g)) out.set(m[1] ?? '', m[2] ?? '');
   }
   return out;
 }
@@ -55,7 +80,12 @@ const ignore = readFileSync(join(repoRoot, '.dockerignore'), 'utf8')
   .split('\n')
   .map((l) => l.trim())
   .filter((l) => l !== '' && !l.startsWith('#'));
-const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string; dependencies: Record<string, string>; devDependencies: Record<string, string> };
+const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as {
+  version: string;
+  license: string;
+  dependencies: Record<string, string>;
+  devDependencies: Record<string, string>;
+};
 
 const all = stages(dockerfile);
 const final = all[all.length - 1] as Stage;
@@ -66,9 +96,34 @@ const entryFile = entrypoint.find((a) => a.endsWith('.js')) ?? '';
 describe('the Dockerfile', () => {
   it('builds on Node 24 and runs on a Node 24 base as a non-root user', () => {
     assert.ok(all.length >= 2, 'multi-stage');
-    for (const s of all) assert.match(s.from, /^(node:24[.-]|gcr\.io\/distroless\/nodejs24-)/, `stage ${s.name ?? s.from} is not on Node 24`);
+    for (const s of all) assert.match(s.from, /^((docker\.io\/library\/)?node:24[.-]|gcr\.io\/distroless\/nodejs24-)/, `stage ${s.name ?? s.from} is not on Node 24`);
     const user = final.lines.find((l) => l.startsWith('USER'))?.split(/\s+/)[1] ?? '';
     assert.match(user, /^[1-9]\d*(:[1-9]\d*)?$/, 'the runtime stage runs as a numeric non-root user');
+  });
+
+  it('builds on the exact Node.js the tests run on, and takes base image digests as build arguments', () => {
+    const args = globalArgs(dockerfile);
+    assert.equal(args.get('NODE_IMAGE'), `docker.io/library/node:${pkg.devDependencies['node']}-bookworm`, 'the node devDependency and the build image agree');
+    assert.equal(args.get('RUNTIME_IMAGE'), 'gcr.io/distroless/nodejs24-debian12:nonroot');
+    for (const s of all) assert.match(s.from, /^[^@\s]+(@sha256:[0-9a-f]{64})?$/, `${s.from}: a digest, when written, is a whole sha256`);
+    // Every stage starts FROM one of the two arguments, so --build-arg pins them all.
+    assert.deepEqual(
+      instructions(dockerfile).filter((l) => /^FROM\s/i.test(l)).map((l) => l.split(/\s+/)[1]),
+      ['${NODE_IMAGE}', '${NODE_IMAGE}', '${RUNTIME_IMAGE}'],
+    );
+  });
+
+  it('labels the image with the OCI annotation keys, from package.json, and with no timestamp', () => {
+    const l = labels(final);
+    assert.equal(l.get('org.opencontainers.image.title'), 'modelship');
+    assert.equal(l.get('org.opencontainers.image.version'), pkg.version);
+    assert.equal(l.get('org.opencontainers.image.licenses'), pkg.license);
+    assert.equal(l.get('org.opencontainers.image.revision'), '${REVISION}');
+    assert.equal(l.get('org.opencontainers.image.source'), '${SOURCE}');
+    assert.equal(l.get('org.opencontainers.image.base.name'), '${RUNTIME_IMAGE}');
+    assert.ok(final.lines.includes('ARG RUNTIME_IMAGE'), 'the runtime stage re-declares RUNTIME_IMAGE, or the label would be empty');
+    assert.ok((l.get('org.opencontainers.image.description') ?? '').length > 20);
+    assert.equal(l.has('org.opencontainers.image.created'), false, 'a build time would make every build differ');
   });
 
   it('starts node dist/main.js, which the build stage checks it produced', () => {
@@ -140,6 +195,17 @@ describe('the build and the production dependencies', () => {
     const r = spawnSync(process.execPath, [entryFile, '--version'], { cwd: app, encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout.trim(), `modelship-operator ${pkg.version}`);
+  });
+
+  it('runs the modelship command from dist/cli/main.js with the production dependencies alone', () => {
+    assert.ok(all.some((s) => s.lines.some((l) => l.includes('test -f dist/cli/main.js'))), 'the build stage checks it produced the command');
+    const example = readFileSync(join(repoRoot, 'examples/quickstart.yaml'), 'utf8');
+    const validate = spawnSync(process.execPath, ['dist/cli/main.js', 'validate', '-'], { cwd: app, input: example, encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } });
+    assert.equal(validate.status, 0, validate.stderr);
+    assert.equal(validate.stdout, 'Checked 1 ModelDeployment in 1 file: all valid.\n');
+    const render = spawnSync(process.execPath, ['dist/cli/main.js', 'render', '-n', 'ml', '-'], { cwd: app, input: example, encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } });
+    assert.equal(render.status, 0, render.stderr);
+    assert.match(render.stdout, /^kind: Deployment$/m);
   });
 
   it('refuses an unknown flag with a non-zero exit that names the flag', () => {

@@ -164,6 +164,11 @@ export function toFieldErrors(ajvErrors: readonly ErrorObject[]): FieldError[] {
   return out;
 }
 
+/** What the operator writes on the status (Ready and Stalled) and in the Event for an invalid spec. */
+export function invalidSpecMessage(errors: readonly FieldError[]): string {
+  return `The spec is invalid: ${formatFieldErrors(errors)}`;
+}
+
 export function validateModelDeployment(obj: unknown): ValidationResult {
   if (!validateRoot(obj)) return { ok: false, errors: toFieldErrors(validateRoot.errors ?? []) };
   const md = obj as ModelDeployment;

@@ -5,7 +5,7 @@
 //   validate → render → plan (rollout) → ownership → sync children → summarize (status, events, requeue)
 import type { KubernetesObject, V1Deployment, V1Pod, V1ReplicaSet } from '@kubernetes/client-node';
 import type { ModelDeployment, ModelDeploymentStatus } from '../api/types.ts';
-import { formatFieldErrors, validateModelDeployment, type ValidModelDeployment } from '../api/validate.ts';
+import { invalidSpecMessage, validateModelDeployment, type ValidModelDeployment } from '../api/validate.ts';
 import type { JsonPatchOp } from '../kube/client.ts';
 import type { EventType } from '../kube/events.ts';
 import type { RenderConfig } from '../render/config.ts';
@@ -147,7 +147,7 @@ type Step = (deps: ReconcileDeps, pass: Pass) => Promise<'continue' | 'stop'>;
 const validate: Step = async (_deps, pass) => {
   const validation = validateModelDeployment(pass.md);
   if (!validation.ok) {
-    pass.invalidSpec = `The spec is invalid: ${formatFieldErrors(validation.errors)}`;
+    pass.invalidSpec = invalidSpecMessage(validation.errors);
     return 'stop';
   }
   pass.valid = validation.value;

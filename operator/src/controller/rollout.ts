@@ -5,8 +5,8 @@ import { parseDuration } from '../api/duration.ts';
 import { effectiveRollout, isZeroIntOrPercent } from '../api/defaults.ts';
 import type { ValidModelDeployment } from '../api/validate.ts';
 import type { DesiredChildren } from '../render/index.ts';
-import { PROMOTE_ANNOTATION, ABORT_ANNOTATION, type Plan, type RolloutSettings, type Slot } from '../rollout/plan.ts';
-import { REVISION_ANNOTATION, ROLE_LABEL, SLOT_LABEL, shapeSlot } from '../rollout/slots.ts';
+import { PROMOTE_ANNOTATION, ABORT_ANNOTATION, plan, type Plan, type RolloutSettings, type Slot } from '../rollout/plan.ts';
+import { REVISION_ANNOTATION, revisionOf, ROLE_LABEL, SLOT_LABEL, shapeSlot } from '../rollout/slots.ts';
 import { currentReplicaSet, diagnose } from '../status/diagnose.ts';
 
 export const DEFAULT_READY_TIMEOUT_MS = 5 * 60_000;
@@ -148,3 +148,15 @@ export function templateFromReplicaSet(rs: V1ReplicaSet): NonNullable<V1Deployme
   return out;
 }
 
+
+/**
+ * What the first pass of a ModelDeployment applies, before any child exists: the rendered
+ * children shaped by the rollout plan (the first Deployment's name, role and revision). The same
+ * path the reconcile takes; `modelship render` prints it.
+ */
+export function firstApply(valid: ValidModelDeployment, desired: DesiredChildren): KubernetesObject[] {
+  const revision = revisionOf(desired.deployment.spec?.template);
+  const settings = rolloutSettings(valid);
+  const p = plan({ mdName: valid.metadata.name ?? '', revision, settings, slots: [], previous: undefined, annotations: {}, now: new Date(0) });
+  return wantedObjects(desired, p, settings.routed === true).flatMap((w) => (w.how === 'apply' ? [w.object] : []));
+}

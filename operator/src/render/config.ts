@@ -1,5 +1,6 @@
 // Operator-level settings that shape what render produces (the operator's config fills them).
 import type { V1ResourceRequirements } from '@kubernetes/client-node';
+import type { Config } from '../config.ts';
 import type { BuiltinRuntimeName, RuntimeImageConfig } from '../runtimes/index.ts';
 
 export interface RenderConfig extends RuntimeImageConfig {
@@ -25,3 +26,14 @@ export const defaultRenderConfig: RenderConfig = {
   clusterDomain: 'cluster.local',
   defaultTopologySpread: true,
 };
+
+/** The render settings of an operator config: main.ts and `modelship render` both use this, so they render alike. */
+export function renderConfigFrom(config: Pick<Config, 'runtimeImages' | 'fetcherImage' | 'clusterDomain'>): RenderConfig {
+  return {
+    ...defaultRenderConfig,
+    // parseConfig accepts only the built-in runtime names.
+    runtimeImages: { ...defaultRenderConfig.runtimeImages, ...(config.runtimeImages as RenderConfig['runtimeImages']) },
+    ...(config.fetcherImage ? { modelFetcherImage: config.fetcherImage } : {}),
+    clusterDomain: config.clusterDomain,
+  };
+}

@@ -74,3 +74,29 @@ export const ALWAYS_STALLED: ReadonlySet<Reason> = new Set<Reason>([
 
 /** Restarts after which a crash loop is no longer waited out: Stalled (kubelet's back-off is then 40 s and growing). */
 export const CRASH_LOOP_RESTARTS = 3;
+
+/**
+ * What a person does about each reason the Ready condition can carry, as docs/operations.md's
+ * troubleshooting table says it (a unit test keeps the two the same); `modelship explain` prints it.
+ */
+export const WHAT_TO_DO: Readonly<Partial<Record<Reason, string>>> = {
+  [Reason.Creating]: 'Wait; the message counts the replicas.',
+  [Reason.RollingOut]: 'Wait; the message counts the replicas.',
+  [Reason.ScalingUp]: 'Wait a few seconds (the HPA syncs every 15 s).',
+  [Reason.InvalidSpec]: 'Fix the fields named.',
+  [Reason.ChildConflict]: 'Delete or rename that object (the ModelDeployment converges within seconds), or rename the ModelDeployment.',
+  [Reason.ApplyRefused]: "Fix the field named in the API server's message, or grant the permission.",
+  [Reason.ApplyFailed]: 'Check the API server if it persists.',
+  [Reason.PodsRefused]: 'Raise the quota, create the object, or change the spec.',
+  [Reason.Unschedulable]: 'Add capacity (a cluster autoscaler may), fix the claim, or change `resources`/`scheduling`.',
+  [Reason.ImagePullFailed]: 'Check the image name, the registry and `pod.imagePullSecrets`.',
+  [Reason.ContainerConfigError]: 'Create the Secret or key.',
+  [Reason.CrashLoop]: "Read the container's logs; fix the model, the args or the memory limit.",
+  [Reason.ModelFetchFailed]: 'Fix `model.uri` or the credentials.',
+  [Reason.NotReady]: 'Wait, or raise `runtime.startupProbe.failureThreshold` for slow models; check the logs.',
+  [Reason.ProgressDeadlineExceeded]: 'Fix the cause named; any change to the spec starts a new rollout.',
+  [Reason.CanaryProgressing]: "Wait; the canary's pods are starting (docs/rollouts.md).",
+  [Reason.CanaryPaused]: 'Wait for the pause, or promote or abort with the annotation the message names.',
+  [Reason.Promoting]: 'Wait; the canary takes every replica, then becomes the stable revision.',
+  [Reason.RolledBack]: 'The old model serves. Fix the new revision (the message names why it failed) and change the spec to try again.',
+};

@@ -1,26 +1,11 @@
 // Each file in invalid/ is an invalid ModelDeployment with the exact errors it must produce.
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { test } from 'node:test';
-import { parse } from 'yaml';
 import { CROSS_FIELD_RULES } from '../../../operator/src/api/schema.ts';
 import { validateModelDeployment } from '../../../operator/src/api/validate.ts';
-import type { FieldError } from '../../../operator/src/api/validate.ts';
-import { repoRoot } from './fixtures.ts';
+import { loadInvalidCorpus } from './fixtures.ts';
 
-interface Case {
-  description: string;
-  errors: FieldError[];
-  apiServer: { refuses: boolean; messages?: string[] };
-  object: unknown;
-}
-
-const dir = join(repoRoot, 'test/unit/api/invalid');
-const cases = readdirSync(dir)
-  .filter((f) => f.endsWith('.yaml'))
-  .sort()
-  .map((file) => ({ file, c: parse(readFileSync(join(dir, file), 'utf8')) as Case }));
+const cases = loadInvalidCorpus();
 
 for (const { file, c } of cases) {
   test(`${file}: ${c.description}`, () => {

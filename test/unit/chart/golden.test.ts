@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { V1Deployment, V1PodSpec } from '@kubernetes/client-node';
+import { crdObject } from '../../../operator/src/api/generate-crd.ts';
 import { parseConfig } from '../../../operator/src/config.ts';
 import { ofKind, onlyOfKind, operatorArgs, parseManifests, restrictedProblems } from './manifest-checks.ts';
 import type { Manifest } from './manifest-checks.ts';
@@ -28,8 +29,15 @@ describe('the chart rendered with the default values', () => {
 
   it('renders exactly the expected kinds', () => {
     assert.deepEqual(byDefault.map((m) => m.kind).sort(), [
-      'ClusterRole', 'ClusterRoleBinding', 'Deployment', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'Service', 'ServiceAccount',
+      'ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition', 'Deployment', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'Service', 'ServiceAccount',
     ]);
+  });
+
+  it('has the generated CRD as a template, so that helm upgrade upgrades it, kept on helm uninstall', () => {
+    const crd = onlyOfKind(byDefault, 'CustomResourceDefinition') as Manifest & { spec: unknown };
+    assert.deepEqual(crd.spec, (crdObject() as { spec: unknown }).spec);
+    assert.equal(crd.metadata.annotations?.['helm.sh/resource-policy'], 'keep');
+    assert.equal(crd.metadata.labels?.['app.kubernetes.io/component'], 'crd');
   });
 
   it('runs 2 replicas under the chart ServiceAccount', () => {
@@ -97,6 +105,11 @@ describe('the chart rendered with the default values', () => {
 
 describe('the chart rendered with ci/all-values.yaml', () => {
   const deployment = onlyOfKind(everything, 'Deployment');
+
+  it('leaves the CRD to helm uninstall with crds.keep false', () => {
+    const crd = onlyOfKind(everything, 'CustomResourceDefinition');
+    assert.equal(crd.metadata.annotations?.['helm.sh/resource-policy'], undefined);
+  });
 
   it('grants the operator rules only in the watched namespaces, with no ClusterRole', () => {
     const roles = rolesIn(everything);

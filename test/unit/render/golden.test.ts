@@ -1,4 +1,5 @@
-// The rendered children of every example, under the default config, checked in as golden files.
+// The children of every example as the operator's first pass applies them (rendered, then shaped
+// by the rollout plan), under the default config, checked in as golden files.
 // After an intended change: UPDATE_GOLDEN=1 npx node --test test/unit/render/golden.test.ts
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -6,6 +7,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { stringify } from 'yaml';
 import { validateModelDeployment } from '../../../operator/src/api/validate.ts';
+import { firstApply } from '../../../operator/src/controller/rollout.ts';
 import { defaultRenderConfig, renderChildren } from '../../../operator/src/render/index.ts';
 import { loadExamples, repoRoot } from '../api/fixtures.ts';
 
@@ -18,8 +20,7 @@ function renderExample(object: unknown): string {
   const r = validateModelDeployment(object);
   if (!r.ok) throw new Error(JSON.stringify(r.errors));
   const md = { ...r.value, metadata: { ...r.value.metadata, namespace: GOLDEN_NAMESPACE, uid: GOLDEN_UID } };
-  const c = renderChildren(md, defaultRenderConfig);
-  const docs = [c.deployment, c.service, c.hpa, c.pdb].filter((o) => o !== undefined);
+  const docs = firstApply(md, renderChildren(md, defaultRenderConfig));
   return docs.map((d) => stringify(d, { lineWidth: 0 })).join('---\n');
 }
 
