@@ -121,13 +121,16 @@ describe('the modelship command with the operator', () => {
     const changed = kubectlDiff(modelship(['render', '-n', ns, '-'], v2).stdout);
     assert.equal(changed.code, 1, changed.stderr);
     assert.match(changed.stdout, /^\+\s+serving\.modelship\.dev\/model-uri: https:\/\/models\.example\.com\/iris\/v2\/model\.joblib$/m);
-    // The operator's flag: a new runtime image changes exactly the image.
+    // The operator's flag: a new runtime image changes exactly the image (and so the revision the
+    // pod template hashes to).
     const flagged = kubectlDiff(modelship(['render', '-n', ns, '--runtime-image', 'mlserver=registry.example.com/mlserver:1.7.0', examples[0] ?? '']).stdout);
     assert.equal(flagged.code, 1, flagged.stderr);
+    const lines = flagged.stdout.split('\n').filter((l) => /^[-+]\s/.test(l)).map((l) => l.replace(/\s+/g, ' '));
     assert.deepEqual(
-      flagged.stdout.split('\n').filter((l) => /^[-+]\s/.test(l)).map((l) => l.replace(/\s+/g, ' ')),
+      lines.filter((l) => !l.includes('serving.modelship.dev/revision')),
       ['- generation: 1', '+ generation: 2', '- image: docker.io/seldonio/mlserver:1.6.1', '+ image: registry.example.com/mlserver:1.7.0'],
     );
+    assert.equal(lines.filter((l) => /^[-+] serving\.modelship\.dev\/revision: [0-9a-f]{10}$/.test(l)).length, 2, 'and the revision');
   });
 
   it('explain, as the kubectl plugin, gives each model its diagnosis and what to do', () => {

@@ -9,9 +9,9 @@ secrets (the operator names a credentials Secret in the pods it renders but neve
 - Children are read through informers (list, watch), looked up with get before they are first
   created (the label-filtered informer cannot see an unlabelled object of that name, which the
   operator must then leave alone), and written by server-side apply, which needs create (a new
-  object) as well as patch. Deployments and Services are never deleted (every ModelDeployment has
-  them; garbage collection removes them with it); an HPA or a PDB is deleted when the spec no
-  longer asks for it.
+  object) as well as patch. A child no longer wanted is deleted: an HPA or a PDB when the spec no
+  longer asks for it, a Deployment when a canary is promoted or rolled back, a canary slot's own
+  Service with it (garbage collection removes the rest with the ModelDeployment).
 - ReplicaSets and pods of the models are watched (list, watch) to say on the status why a model
   does not serve; they are never written. A rollback of a rolling update reads (get) the
   ReplicaSet whose pod template it restores.
@@ -33,10 +33,10 @@ lists the same rules.
   verbs: ["update"]
 - apiGroups: ["apps"]
   resources: ["deployments"]
-  verbs: ["get", "list", "watch", "create", "patch"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
 - apiGroups: [""]
   resources: ["services"]
-  verbs: ["get", "list", "watch", "create", "patch"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
 - apiGroups: ["autoscaling"]
   resources: ["horizontalpodautoscalers"]
   verbs: ["get", "list", "watch", "create", "patch", "delete"]

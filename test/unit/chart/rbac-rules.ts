@@ -20,10 +20,9 @@ export interface Permission {
 
 // Children are read through informers, looked up once with get before the first create (an
 // unlabelled object of that name is invisible to the informer), and written by server-side apply
-// (create + patch).
-const APPLIED = ['get', 'list', 'watch', 'create', 'patch'];
-// An HPA or a PDB is deleted when the spec stops asking for it; a Deployment or Service never is.
-const APPLIED_AND_DELETED = [...APPLIED, 'delete'];
+// (create + patch), and deleted when no longer wanted: an HPA or a PDB when the spec stops asking
+// for it, a Deployment when a canary is promoted or rolled back, a slot's Service with it.
+const APPLIED_AND_DELETED = ['get', 'list', 'watch', 'create', 'patch', 'delete'];
 
 /** The operator's rules: in the ClusterRole, or in the Role of each watched namespace. */
 export const OPERATOR_RULES: readonly PolicyRule[] = [
@@ -33,8 +32,8 @@ export const OPERATOR_RULES: readonly PolicyRule[] = [
   // Children carry blockOwnerDeletion, which OwnerReferencesPermissionEnforcement allows only to
   // those who may update the owner's finalizers.
   { apiGroups: ['serving.modelship.dev'], resources: ['modeldeployments/finalizers'], verbs: ['update'] },
-  { apiGroups: ['apps'], resources: ['deployments'], verbs: APPLIED },
-  { apiGroups: [''], resources: ['services'], verbs: APPLIED },
+  { apiGroups: ['apps'], resources: ['deployments'], verbs: APPLIED_AND_DELETED },
+  { apiGroups: [''], resources: ['services'], verbs: APPLIED_AND_DELETED },
   { apiGroups: ['autoscaling'], resources: ['horizontalpodautoscalers'], verbs: APPLIED_AND_DELETED },
   { apiGroups: ['policy'], resources: ['poddisruptionbudgets'], verbs: APPLIED_AND_DELETED },
   // The diagnosis watches the ReplicaSets and pods of the models (label-filtered, never written); a
