@@ -11,6 +11,7 @@ import { wordList } from '../api/schema.ts';
 import type { EventType } from '../kube/events.ts';
 import type { RenderConfig } from '../render/config.ts';
 import { renderChildren, selectorString, servedModelFromTemplate, serviceUrl, type DesiredChildren } from '../render/index.ts';
+import { scaleEvent } from '../status/autoscaling.ts';
 import { computeStatus, type SyncFailure } from '../status/compute.ts';
 import { Reason } from '../status/reasons.ts';
 import { syncChildren, type ChildOutcome } from './children.ts';
@@ -276,6 +277,9 @@ async function summarize(deps: ReconcileDeps, pass: Pass): Promise<ReconcileResu
       if (c.kind === 'aborted' || c.kind === 'terminating') return { conflicts };
       if (pass.retry === undefined) throw new ReconcileError(`Patching the status of ${pass.namespace}/${name} failed: ${errorText(err)}`, { cause: err });
     }
+    // One event per scale of the autoscaler, when the status first records it.
+    const scaled = scaleEvent(md.status?.autoscaling, status.autoscaling);
+    if (scaled) deps.event(md, 'Normal', scaled.reason, scaled.message);
     // One event per change of what Ready says, not per pass.
     if (ready && (ready.reason !== before?.reason || ready.status !== before?.status)) {
       if (ready.status === 'True') deps.event(md, 'Normal', Reason.Ready, ready.message);

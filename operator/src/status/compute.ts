@@ -8,6 +8,7 @@ import type { V1Deployment, V1Pod, V1ReplicaSet, V2HorizontalPodAutoscaler } fro
 import { isDeepStrictEqual } from 'node:util';
 import type { Condition, ModelDeploymentStatus, ServedModel } from '../api/types.ts';
 import { servedModelFromTemplate } from '../render/labels.ts';
+import { autoscalingStatus } from './autoscaling.ts';
 import { diagnose, type Diagnosis } from './diagnose.ts';
 import { Reason } from './reasons.ts';
 
@@ -183,11 +184,7 @@ export function computeStatus(input: StatusInput): ModelDeploymentStatus {
   // The model being served changes only once the new one is fully rolled out.
   const served = rollout?.complete && desired ? desired.model : previous?.model;
   if (served) status.model = { ...served };
-  if (hpa?.status) {
-    status.autoscaling = {
-      currentReplicas: hpa.status.currentReplicas ?? 0,
-      desiredReplicas: hpa.status.desiredReplicas ?? 0,
-    };
-  }
+  const autoscaling = autoscalingStatus(hpa, previous?.autoscaling);
+  if (autoscaling) status.autoscaling = autoscaling;
   return status;
 }

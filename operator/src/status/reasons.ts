@@ -48,6 +48,10 @@ export const Reason = {
   Updated: 'Updated',
   Deleted: 'Deleted',
   DeleteFailed: 'DeleteFailed',
+  /** The HorizontalPodAutoscaler raised the number of replicas. */
+  ScaledUp: 'ScaledUp',
+  /** The HorizontalPodAutoscaler lowered the number of replicas. */
+  ScaledDown: 'ScaledDown',
 } as const;
 
 export type Reason = (typeof Reason)[keyof typeof Reason];
