@@ -104,7 +104,8 @@ export async function startOperator(opts: OperatorOptions = {}): Promise<Operato
     stop: async (signal = 'SIGTERM', timeoutMs = 40_000) => {
       if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
       child.kill(signal);
-      const code = await Promise.race([exited, sleep(timeoutMs).then(() => 'timeout' as const)]);
+      // Unref'd: a pending timer would keep the test file's process alive for timeoutMs after an exit.
+      const code = await Promise.race([exited, sleep(timeoutMs, undefined, { ref: false }).then(() => 'timeout' as const)]);
       if (code === 'timeout') {
         child.kill('SIGKILL');
         throw new Error(`${name} did not exit within ${timeoutMs / 1000} s of ${signal}`);
