@@ -4,8 +4,10 @@
 // reasons change. The live metric values (the HPA's status.currentMetrics) are never copied: the
 // HPA refreshes them at every sync, so a copy would cost one status write per model per sync
 // (1,000 models at the default 15 s: one write every 15 ms), at rest.
-import type { V2HorizontalPodAutoscaler, V2HorizontalPodAutoscalerCondition } from '@kubernetes/client-node';
-import type { AutoscalerCondition, AutoscalingStatus, LastScale } from '../api/types.ts';
+import type { V1Deployment, V2HorizontalPodAutoscaler, V2HorizontalPodAutoscalerCondition } from '@kubernetes/client-node';
+import { isDeepStrictEqual } from 'node:util';
+import type { AutoscalerCondition, AutoscalingStatus, LastScale, ServedModel } from '../api/types.ts';
+import type { Rollout } from './compute.ts';
 import { Reason } from './reasons.ts';
 
 /** HPA conditions that explain a scale or its absence, in the order they are shown. */
@@ -76,4 +78,20 @@ export function scaleEvent(previous: AutoscalingStatus | undefined, next: Autosc
     reason: last.direction === 'Up' ? Reason.ScaledUp : Reason.ScaledDown,
     message: `The HorizontalPodAutoscaler scaled from ${last.from} to ${last.to} replicas${limited?.reason ? ` (limited: ${limited.reason})` : ''}`,
   };
+}
+
+/**
+ * Under an HPA, replicas that are missing while every pod is already on the current template, and
+ * the model was already rolled out, are the autoscaler's scale-up, not a rollout: ScalingUp says
+ * so (still not Ready, as kstatus judges a Deployment that scales). The diagnosis of the new pods
+ * (Unschedulable, say) follows as for a rollout.
+ */
+export function scalingNotRolling(rollout: Rollout, dep: V1Deployment, hpa: V2HorizontalPodAutoscaler | undefined, wanted: ServedModel, served: ServedModel | undefined): Rollout {
+  if (hpa === undefined || rollout.complete || rollout.reason !== Reason.RollingOut || !isDeepStrictEqual(served, wanted)) return rollout;
+  const st = dep.status ?? {};
+  const onTemplate = (st.observedGeneration ?? 0) >= (dep.metadata?.generation ?? 0) && (st.updatedReplicas ?? 0) === (st.replicas ?? 0);
+  if (!onTemplate) return rollout;
+  const available = Math.min(st.readyReplicas ?? 0, st.availableReplicas ?? 0);
+  const want = dep.spec?.replicas ?? 1;
+  return { ...rollout, reason: Reason.ScalingUp, message: `Scaling up to ${want} replicas for the HorizontalPodAutoscaler: ${available} of ${want} are available` };
 }

@@ -8,7 +8,7 @@ import type { V1Deployment, V1Pod, V1ReplicaSet, V2HorizontalPodAutoscaler } fro
 import { isDeepStrictEqual } from 'node:util';
 import type { Condition, ModelDeploymentStatus, ServedModel } from '../api/types.ts';
 import { servedModelFromTemplate } from '../render/labels.ts';
-import { autoscalingStatus } from './autoscaling.ts';
+import { autoscalingStatus, scalingNotRolling } from './autoscaling.ts';
 import { diagnose, type Diagnosis } from './diagnose.ts';
 import { Reason } from './reasons.ts';
 
@@ -165,6 +165,7 @@ function stamp(conds: Cond[], previous: Condition[] | undefined, generation: num
 export function computeStatus(input: StatusInput): ModelDeploymentStatus {
   const { deployment: dep, desired, previous, hpa } = input;
   let rollout = dep && desired ? rolloutState(dep, desired.model, desired.minReplicas) : undefined;
+  if (rollout && dep && desired) rollout = scalingNotRolling(rollout, dep, hpa, desired.model, previous?.model);
   // Diagnose pods only once the Deployment has observed the template: until then they are the old one's.
   if (rollout && dep && !rollout.complete && (dep.status?.observedGeneration ?? 0) >= (dep.metadata?.generation ?? 0)) {
     rollout = explain(rollout, diagnose({ deployment: dep, replicaSets: input.replicaSets ?? [], pods: input.pods ?? [] }));

@@ -32,7 +32,7 @@ export const Reason = {
   // May clear by itself: Reconciling=True.
   Creating: 'Creating',
   RollingOut: 'RollingOut',
-  /** Waiting for the HorizontalPodAutoscaler to raise the Deployment to its minimum. */
+  /** The HorizontalPodAutoscaler raised the Deployment (to its minimum, or for the load); the new replicas are not available yet. */
   ScalingUp: 'ScalingUp',
   /** Applying a child failed with an error worth retrying (5xx, 429, a timeout). */
   ApplyFailed: 'ApplyFailed',

@@ -3,8 +3,8 @@ import { describe, it } from 'node:test';
 import type { V1Deployment, V1Pod, V2HorizontalPodAutoscaler, V2HorizontalPodAutoscalerCondition } from '@kubernetes/client-node';
 import type { AutoscalingStatus, ServedModel } from '../../../operator/src/api/types.ts';
 import { MODEL_FORMAT_ANNOTATION, MODEL_URI_ANNOTATION, RUNTIME_ANNOTATION, SERVER_CONTAINER } from '../../../operator/src/render/labels.ts';
-import { autoscalingStatus, lastScale, scaleEvent } from '../../../operator/src/status/autoscaling.ts';
-import { computeStatus } from '../../../operator/src/status/compute.ts';
+import { autoscalingStatus, lastScale, scaleEvent, scalingNotRolling } from '../../../operator/src/status/autoscaling.ts';
+import { computeStatus, type Rollout } from '../../../operator/src/status/compute.ts';
 
 const T1 = '2026-11-29T10:00:00Z';
 const T2 = '2026-11-29T10:01:30Z';
@@ -125,17 +125,53 @@ describe('the scale Event', () => {
   }
 });
 
-describe('the status of a model the HPA scaled beyond what the nodes hold', () => {
-  // 8 wanted, 6 placed: the Deployment has updated every pod, 2 are Pending with the scheduler's words.
-  const model: ServedModel = { uri: 's3://m/v1', format: 'sklearn', runtime: 'mlserver', image: 'mlserver:1' };
-  const deployment = {
-    metadata: { name: 'm', generation: 4 },
-    spec: { replicas: 8, selector: {}, template: {
+const model: ServedModel = { uri: 's3://m/v1', format: 'sklearn', runtime: 'mlserver', image: 'mlserver:1' };
+
+function deploymentOf(s: { replicas: number; total: number; updated: number; ready: number; generation?: number; observed?: number }): V1Deployment {
+  return {
+    metadata: { name: 'm', generation: s.generation ?? 4 },
+    spec: { replicas: s.replicas, selector: {}, template: {
       metadata: { annotations: { [MODEL_URI_ANNOTATION]: model.uri!, [MODEL_FORMAT_ANNOTATION]: model.format!, [RUNTIME_ANNOTATION]: model.runtime! } },
       spec: { containers: [{ name: SERVER_CONTAINER, image: model.image! }] },
     } },
-    status: { observedGeneration: 4, replicas: 8, updatedReplicas: 8, readyReplicas: 6, availableReplicas: 6, conditions: [{ type: 'Available', status: 'True', reason: 'MinimumReplicasAvailable', message: 'Deployment has minimum availability.' }] },
+    status: {
+      observedGeneration: s.observed ?? s.generation ?? 4, replicas: s.total, updatedReplicas: s.updated, readyReplicas: s.ready, availableReplicas: s.ready,
+      conditions: [{ type: 'Available', status: 'True', reason: 'MinimumReplicasAvailable', message: 'Deployment has minimum availability.' }],
+    },
   } as V1Deployment;
+}
+
+describe('a shortfall under an HPA: scaling, not rolling out', () => {
+  const rolling: Rollout = { complete: false, reason: 'RollingOut', message: 'Rolling out s3://m/v1: 4 of 6 replicas are available', stalled: false };
+  const other: ServedModel = { ...model, uri: 's3://m/v0' };
+  const table: { name: string; dep: V1Deployment; hpa?: V2HorizontalPodAutoscaler; served?: ServedModel; rollout?: Rollout; want: string }[] = [
+    { name: 'the HPA raised it, every pod on the template: ScalingUp', dep: deploymentOf({ replicas: 6, total: 6, updated: 6, ready: 4 }), hpa: hpa({ current: 4, desired: 6 }), served: model, want: 'ScalingUp: Scaling up to 6 replicas for the HorizontalPodAutoscaler: 4 of 6 are available' },
+    { name: 'pods not yet created for the new size: ScalingUp', dep: deploymentOf({ replicas: 6, total: 4, updated: 4, ready: 4 }), hpa: hpa({ current: 4, desired: 6 }), served: model, want: 'ScalingUp: Scaling up to 6 replicas for the HorizontalPodAutoscaler: 4 of 6 are available' },
+    { name: 'old pods left: a rollout', dep: deploymentOf({ replicas: 6, total: 7, updated: 5, ready: 6 }), hpa: hpa({ current: 6 }), served: model, want: 'RollingOut: Rolling out s3://m/v1: 4 of 6 replicas are available' },
+    { name: 'a new model not yet served: a rollout', dep: deploymentOf({ replicas: 6, total: 6, updated: 6, ready: 4 }), hpa: hpa({ current: 6 }), served: other, want: 'RollingOut: Rolling out s3://m/v1: 4 of 6 replicas are available' },
+    { name: 'the first rollout (nothing served yet): a rollout', dep: deploymentOf({ replicas: 2, total: 2, updated: 2, ready: 1 }), hpa: hpa({ current: 2 }), want: 'RollingOut: Rolling out s3://m/v1: 4 of 6 replicas are available' },
+    { name: 'the Deployment has not observed its generation: unknown, left as is', dep: deploymentOf({ replicas: 6, total: 4, updated: 4, ready: 4, generation: 5, observed: 4 }), hpa: hpa({ current: 4, desired: 6 }), served: model, want: 'RollingOut: Rolling out s3://m/v1: 4 of 6 replicas are available' },
+    { name: 'fixed replicas, no HPA: left as is', dep: deploymentOf({ replicas: 6, total: 6, updated: 6, ready: 4 }), served: model, want: 'RollingOut: Rolling out s3://m/v1: 4 of 6 replicas are available' },
+    {
+      name: 'a passed deadline keeps its reason',
+      dep: deploymentOf({ replicas: 6, total: 6, updated: 6, ready: 4 }),
+      hpa: hpa({ current: 6 }),
+      served: model,
+      rollout: { complete: false, reason: 'ProgressDeadlineExceeded', message: 'The rollout of s3://m/v1 made no progress within 600 s', stalled: true },
+      want: 'ProgressDeadlineExceeded: The rollout of s3://m/v1 made no progress within 600 s',
+    },
+  ];
+  for (const c of table) {
+    it(c.name, () => {
+      const r = scalingNotRolling(c.rollout ?? rolling, c.dep, c.hpa, model, c.served);
+      assert.equal(`${r.reason}: ${r.message}`, c.want);
+    });
+  }
+});
+
+describe('the status of a model the HPA scaled beyond what the nodes hold', () => {
+  // 8 wanted, 6 placed: the Deployment has updated every pod, 2 are Pending with the scheduler's words.
+  const deployment = deploymentOf({ replicas: 8, total: 8, updated: 8, ready: 6 });
   const pending = (name: string): V1Pod => ({
     metadata: { name },
     status: { phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/3 nodes are available: 3 Insufficient nvidia.com/gpu.' }] },
@@ -154,7 +190,7 @@ describe('the status of a model the HPA scaled beyond what the nodes hold', () =
   it('says which pods wait and why, in the scheduler\'s words', () => {
     assert.equal(readyCond?.status, 'False');
     assert.equal(readyCond?.reason, 'Unschedulable');
-    assert.match(readyCond?.message ?? '', /6 of 8 replicas are available\. Pod m-1-g \(and 1 more pod\) cannot be scheduled: 0\/3 nodes are available: 3 Insufficient nvidia\.com\/gpu\./);
+    assert.equal(readyCond?.message, 'Scaling up to 8 replicas for the HorizontalPodAutoscaler: 6 of 8 are available. Pod m-1-g (and 1 more pod) cannot be scheduled: 0/3 nodes are available: 3 Insufficient nvidia.com/gpu.');
     assert.equal(status.conditions?.find((c) => c.type === 'Stalled')?.status, 'False', 'capacity may come: not a person\'s job yet');
   });
 
