@@ -215,6 +215,9 @@ function kwokConfigFile(binDir: string): string {
 /** The identity of the aggregation layer's front proxy (kube-apiserver → metrics-server). */
 const FRONT_PROXY_USER = 'front-proxy-client';
 
+/** How often the HPA controller syncs each HPA (the default is 15 s). */
+export const HPA_SYNC_PERIOD_SECONDS = 5;
+
 /** How often metrics-server scrapes kwok (its floor is 10 s). */
 export const METRIC_RESOLUTION_SECONDS = 10;
 
@@ -325,7 +328,7 @@ async function planState(binDir: string, tools: Record<string, string>): Promise
         `--service-account-private-key-file=${pki('sa.key')}`, `--root-ca-file=${pki('ca.crt')}`,
         '--use-service-account-credentials=true',
         `--cluster-signing-cert-file=${pki('ca.crt')}`, `--cluster-signing-key-file=${pki('ca.key')}`,
-        '--horizontal-pod-autoscaler-sync-period=5s', '--kube-api-qps=200', '--kube-api-burst=400',
+        `--horizontal-pod-autoscaler-sync-period=${HPA_SYNC_PERIOD_SECONDS}s`, '--kube-api-qps=200', '--kube-api-burst=400',
         '--concurrent-deployment-syncs=10', '--concurrent-replicaset-syncs=10', '--concurrent-gc-syncs=40',
       ],
     },
