@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import type { V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
+import type { ModelDeployment } from '../../../operator/src/api/types.ts';
 import { duration, loadAt, profiles } from '../../traffic/profiles.ts';
+import { header, hpaCpu, row, statusLine } from '../../traffic/report.ts';
 import { jittered, seededRandom, usageAnnotations, usagePerPod } from '../../traffic/usage.ts';
 
 describe('traffic profiles', () => {
@@ -49,5 +52,61 @@ describe('usage per pod', () => {
       assert.deepEqual(jittered({ cpuMillis: 100, memoryMiB: 100 }, 0.05, b), u);
     }
     assert.deepEqual(jittered({ cpuMillis: 100, memoryMiB: 100 }, 0, a), { cpuMillis: 100, memoryMiB: 100 });
+  });
+});
+
+describe('the live table', () => {
+  const hpa = (current?: number): V2HorizontalPodAutoscaler => ({
+    spec: { maxReplicas: 20, scaleTargetRef: { kind: 'Deployment', name: 'm' }, metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } } }] },
+    status: { currentReplicas: 4, desiredReplicas: 8, ...(current === undefined ? {} : { currentMetrics: [{ type: 'Resource', resource: { name: 'cpu', current: { averageUtilization: current } } }] }) },
+  });
+  const md = (over: Partial<NonNullable<ModelDeployment['status']>>): ModelDeployment => ({
+    apiVersion: 'serving.modelship.dev/v1alpha1',
+    kind: 'ModelDeployment',
+    metadata: { name: 'm' },
+    spec: { model: { uri: 's3://m/v1', format: 'xgboost' } },
+    status: { conditions: [{ type: 'Ready', status: 'True', reason: 'Ready', message: 'Serving', lastTransitionTime: '2026-11-29T10:00:00Z' }], ...over },
+  });
+
+  it('shows what the HPA sees, or <unknown> before it has metrics, as kubectl get hpa does', () => {
+    assert.equal(hpaCpu(hpa(135)), '135%/70%');
+    assert.equal(hpaCpu(hpa()), '<unknown>/70%');
+    assert.equal(hpaCpu(undefined), '<unknown>/?');
+  });
+
+  const lines: { name: string; md: ModelDeployment | undefined; want: string }[] = [
+    { name: 'no status yet', md: undefined, want: '(no status yet)' },
+    {
+      name: 'held back by a rate limit, after a scale up',
+      md: md({ autoscaling: { currentReplicas: 2, desiredReplicas: 4, lastScale: { time: 't', direction: 'Up', from: 2, to: 4 }, conditions: [
+        { type: 'AbleToScale', status: 'True', reason: 'SucceededRescale' },
+        { type: 'ScalingLimited', status: 'True', reason: 'ScaleUpLimit' },
+      ] } }),
+      want: 'Ready/Ready · SucceededRescale · ScaleUpLimit · last Up 2→4',
+    },
+    {
+      name: 'no metrics yet: why nothing happens',
+      md: md({ autoscaling: { currentReplicas: 2, desiredReplicas: 2, conditions: [
+        { type: 'AbleToScale', status: 'True', reason: 'SucceededGetScale' },
+        { type: 'ScalingLimited', status: 'False', reason: 'DesiredWithinRange' },
+        { type: 'ScalingActive', status: 'False', reason: 'FailedGetResourceMetric' },
+      ] } }),
+      want: 'Ready/Ready · SucceededGetScale · FailedGetResourceMetric',
+    },
+    {
+      name: 'not ready while the new pods start',
+      md: md({ conditions: [{ type: 'Ready', status: 'False', reason: 'ScalingUp', message: 'Scaling up', lastTransitionTime: 't' }] }),
+      want: 'NotReady/ScalingUp',
+    },
+  ];
+  for (const c of lines) {
+    it(`status line: ${c.name}`, () => assert.equal(statusLine(c.md), c.want));
+  }
+
+  it('prints one aligned row: load, CPU per pod (and of its request), the HPA, a bar of ready replicas', () => {
+    const s = row({ seconds: 42.4, phase: 'step up', rps: 1080, cpuMillisPerPod: 1351, requestMillis: 1000, hpa: hpa(271), readyReplicas: 4, model: undefined }, 8);
+    assert.equal(s, '  42s  step up         1080 rps     1351m 135%        271%/70%        8  ████···· 4          (no status yet)');
+    assert.equal(header().indexOf('status'), s.indexOf('(no status yet)'), 'the status column lines up with its header');
+    assert.match(row({ seconds: 0, phase: 'idle', rps: 0, cpuMillisPerPod: undefined, requestMillis: 1000, hpa: undefined, readyReplicas: 0, model: undefined }, 8), /^\s+0s\s+idle\s+0 rps\s+-\s+<unknown>\/\?\s+-\s+········ 0/);
   });
 });
