@@ -245,7 +245,7 @@ describe('elasticity: the HPA scales models with simulated traffic', { concurren
     t.diagnostic(`${fits} of ${MAX} placed, ${MAX - fits} Pending: ${ready?.message}`);
   });
 
-  it('scales on memory (targetMemoryUtilizationPercentage) too', async (t) => {
+  it('scales on memory (targetMemoryUtilizationPercentage) too, and kubectl top shows what the simulator set', async (t) => {
     const ns = useNamespace(t, 'mem');
     const name = 'mem';
     applyMd(ns, md(name, {
@@ -269,6 +269,12 @@ describe('elasticity: the HPA scales models with simulated traffic', { concurren
       return /memory resource utilization \(percentage of request\) above target/.test(out) ? out : undefined;
     }, 30_000);
     assert.ok(rescale);
+    // metrics-server serves kwok's emulated usage: 400 rps over 5 pods, 80 MiB + 10 MiB idle each.
+    const top = await eventually('kubectl top to show the 5 pods', () => {
+      const rows = kubectl(['top', 'pods', '-n', ns, '--no-headers']).trim().split('\n').map((l) => l.trim().split(/\s+/));
+      return rows.length === 5 && rows.every((r) => r[2] === '90Mi') ? rows : undefined;
+    }, 60_000, 2000);
+    assert.ok(top.every((r) => /^\d+m$/.test(r[1] ?? '')), 'with their CPU');
     t.diagnostic(`memory step ×4: ${replicaChanges(deployment.events).map((c) => `${c.from}→${c.to} at +${seconds(c.at - step.at)} s`).join(', ')} (5 ready at +${seconds(up.at - step.at)} s)`);
   });
 });
