@@ -59,10 +59,40 @@ export const targets: Target[] = [
   },
   { name: 'helm', pkg: 'helm.sh/helm/v4/cmd/helm', ldflags: (v) => [`-X helm.sh/helm/v4/internal/version.version=${v.helm4}`] },
   { name: 'helm3', pkg: 'helm.sh/helm/v3/cmd/helm', ldflags: (v) => [`-X helm.sh/helm/v3/internal/version.version=${v.helm3}`] },
+  // Built, but not run: v0.8.0 panics at start against these k8s.io pins (see moduleTools). Kept in
+  // this list only because changing the list rebuilds every binary; drop it when the list changes.
   { name: 'metrics-server', pkg: 'sigs.k8s.io/metrics-server/cmd/metrics-server', ldflags: kubeLdflags },
   { name: 'toxiproxy', pkg: 'github.com/Shopify/toxiproxy/v2/cmd/server', ldflags: (v) => [`-X github.com/Shopify/toxiproxy/v2.Version=${v.toxiproxy}`] },
   // Ours: judges objects with sigs.k8s.io/cli-utils' kstatus, as Flux does (kstatus/main.go).
   { name: 'kstatus', pkg: 'modelship.dev/test/cluster/kstatus', ldflags: () => [] },
+];
+
+/** An upstream program built in its own module, with that module's own pins. */
+interface ModuleTool {
+  name: string;
+  pkg: string;
+  version: string;
+  ldflags: string[];
+}
+
+/**
+ * Programs whose release does not run when built against test/cluster's Kubernetes pins: each is
+ * built with `go install PKG@VERSION` (its own go.mod, checked against the Go checksum database)
+ * and cached apart from the binaries above, so adding or bumping one rebuilds nothing else.
+ */
+export const moduleTools: readonly ModuleTool[] = [
+  // metrics-server v0.8.0 (pinned in go.mod) builds against k8s.io v0.37 but panics at start:
+  // "unable to get openapi models: cannot find model definition for
+  // io.k8s.metrics.pkg.apis.metrics.v1beta1.PodMetrics" (its generated OpenAPI names models by Go
+  // path; k8s.io v0.35+ names them with OpenAPIModelName). v0.9.0 is generated for k8s.io v0.36.
+  // Pinning v0.9.0 in go.mod instead would move shared dependencies (cbor, zap, fsnotify) and so
+  // rebuild every component.
+  {
+    name: 'metrics-server',
+    pkg: 'sigs.k8s.io/metrics-server/cmd/metrics-server',
+    version: 'v0.9.0',
+    ldflags: ['-X k8s.io/client-go/pkg/version.gitVersion=v0.9.0', '-X k8s.io/component-base/version.gitVersion=v0.9.0'],
+  },
 ];
 
 /**
@@ -135,12 +165,17 @@ function log(msg: string): void {
 
 function goBuild(t: Target, v: Versions, out: string): Promise<void> {
   const ldflags = ['-s', '-w', ...t.ldflags(v)].join(' ');
-  const args = ['build', '-o', out, '-ldflags', ldflags, t.pkg];
+  return runGo(t.name, ['build', '-o', out, '-ldflags', ldflags, t.pkg], clusterDir, {});
+}
+
+/** Runs `go args` for the program `name` (the package is the last argument). */
+function runGo(name: string, args: string[], cwd: string, env: Record<string, string>): Promise<void> {
+  const t = { name, pkg: args.at(-1) ?? '' };
   return new Promise((resolve, reject) => {
     const started = Date.now();
     const child = spawn('go', args, {
-      cwd: clusterDir,
-      env: { ...process.env, CGO_ENABLED: '0' },
+      cwd,
+      env: { ...process.env, CGO_ENABLED: '0', ...env },
       stdio: ['ignore', 'inherit', 'inherit'],
     });
     // The first build compiles thousands of packages: say we are alive.
@@ -152,7 +187,7 @@ function goBuild(t: Target, v: Versions, out: string): Promise<void> {
     child.on('exit', (code) => {
       clearInterval(tick);
       if (code === 0) resolve();
-      else reject(new Error(`go build ${t.pkg} failed with exit code ${code}`));
+      else reject(new Error(`go ${args[0]} ${t.pkg} failed with exit code ${code}`));
     });
   });
 }
@@ -198,14 +233,43 @@ function diskUsage(dir: string): string {
   return `${Math.round(bytes / 1024 / 1024)} MiB`;
 }
 
+/** Where a module tool is cached: by its name, version, flags and the Go version. */
+function moduleToolDir(t: ModuleTool, go: string): string {
+  const h = createHash('sha256').update(JSON.stringify([t.pkg, t.version, t.ldflags, go])).digest('hex').slice(0, 12);
+  return join(cacheRoot(), `${t.name}-${t.version}-${h}`);
+}
+
+/** Builds every missing module tool; returns each one's path by name. */
+export async function ensureModuleTools(): Promise<Record<string, string>> {
+  const go = execFileSync('go', ['env', 'GOVERSION'], { encoding: 'utf8' }).trim();
+  const paths: Record<string, string> = {};
+  for (const t of moduleTools) {
+    const dir = moduleToolDir(t, go);
+    const out = join(dir, t.name);
+    paths[t.name] = out;
+    if (existsSync(out)) continue;
+    const tmp = `${dir}.tmp`;
+    rmSync(tmp, { recursive: true, force: true });
+    mkdirSync(tmp, { recursive: true });
+    const started = Date.now();
+    log(`building ${t.name} ${t.version} in its own module (${t.pkg}@${t.version}) into ${dir}`);
+    // Outside any module, so that only the tool's own go.mod decides its dependencies.
+    await runGo(t.name, ['install', '-trimpath', '-ldflags', ['-s', '-w', ...t.ldflags].join(' '), `${t.pkg}@${t.version}`], tmp, { GOBIN: tmp, GOFLAGS: '-buildvcs=false' });
+    rmSync(dir, { recursive: true, force: true });
+    renameSync(tmp, dir);
+    log(`built ${t.name} ${t.version} in ${Math.round((Date.now() - started) / 1000)} s`);
+  }
+  return paths;
+}
+
 /** Removes a half-written cache entry (used when a build is interrupted). */
 export function cleanPartial(): void {
   for (const t of targets) rmSync(join(binDir(), `${t.name}.tmp`), { force: true });
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  ensureBinaries().then(
-    (dir) => process.stdout.write(`${dir}\n`),
+  Promise.all([ensureBinaries(), ensureModuleTools()]).then(
+    ([dir]) => process.stdout.write(`${dir}\n`),
     (err: Error) => {
       log(`FAILED: ${err.message}`);
       process.exit(1);

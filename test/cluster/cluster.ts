@@ -1,16 +1,18 @@
 // Starts and stops a real Kubernetes control plane on 127.0.0.1 for the tests, the benchmark and
-// the demo: etcd, kube-apiserver (secure serving, RBAC, audit log), kube-controller-manager,
-// kube-scheduler, and kwok playing the kubelet so that pods become Running and Ready without
-// containers. The state lives in <repo>/.cluster (ignored by git).
+// the demo: etcd, kube-apiserver (secure serving, RBAC, audit log, the aggregation layer),
+// kube-controller-manager, kube-scheduler, kwok playing the kubelet so that pods become Running and
+// Ready without containers (and report the CPU and memory their annotations say), and
+// metrics-server serving metrics.k8s.io from kwok's emulated kubelet endpoints, so the
+// HorizontalPodAutoscaler and `kubectl top` work. The state lives in <repo>/.cluster (ignored by git).
 import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { clusterDir, ensureBinaries, targets } from './build.ts';
+import { clusterDir, ensureBinaries, ensureModuleTools, targets } from './build.ts';
 import { parseAllDocuments, stringify } from 'yaml';
-import { clientCert, kubeconfigYaml, makePki } from './pki.ts';
+import { clientCert, kubeconfigYaml, makePki, servingCert } from './pki.ts';
 
 export const repoRoot = join(clusterDir, '..', '..');
 export const stateDir = process.env.MODELSHIP_CLUSTER_DIR ?? join(repoRoot, '.cluster');
@@ -18,7 +20,7 @@ const statePath = join(stateDir, 'state.json');
 const pkiDir = join(stateDir, 'pki');
 const logDir = join(stateDir, 'logs');
 
-export const components = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok'] as const;
+export const components = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok', 'metrics-server'] as const;
 export type Component = (typeof components)[number];
 
 export interface ClusterState {
@@ -177,6 +179,8 @@ metadata:
   annotations:
     kwok.x-k8s.io/node: fake
     node.alpha.kubernetes.io/ttl: "0"
+    # kwok serves every node's kubelet resource metrics on one server, one path per node.
+    metrics.k8s.io/resource-metrics-path: /metrics/nodes/kwok-node-${i}/metrics/resource
   labels:
     type: kwok
     kubernetes.io/hostname: kwok-node-${i}
@@ -208,6 +212,40 @@ function kwokConfigFile(binDir: string): string {
   return path;
 }
 
+/** The identity of the aggregation layer's front proxy (kube-apiserver → metrics-server). */
+const FRONT_PROXY_USER = 'front-proxy-client';
+
+/** How often the HPA controller syncs each HPA (the default is 15 s). */
+export const HPA_SYNC_PERIOD_SECONDS = 5;
+
+/** How often metrics-server scrapes kwok (its floor is 10 s). */
+export const METRIC_RESOLUTION_SECONDS = 10;
+
+/** metrics.k8s.io, served by metrics-server through the aggregation layer. */
+function metricsApiService(caFile: string, port: number): string {
+  return `apiVersion: v1
+kind: Service
+metadata: {name: metrics-server, namespace: kube-system}
+spec:
+  # No kube-proxy here: the API server dials the ExternalName (as kwokctl does), and checks the
+  # certificate for metrics-server.kube-system.svc.
+  type: ExternalName
+  externalName: 127.0.0.1
+  ports: [{name: https, port: ${port}, protocol: TCP}]
+---
+apiVersion: apiregistration.k8s.io/v1
+kind: APIService
+metadata: {name: v1beta1.metrics.k8s.io}
+spec:
+  group: metrics.k8s.io
+  version: v1beta1
+  service: {name: metrics-server, namespace: kube-system, port: ${port}}
+  caBundle: ${readFileSync(caFile).toString('base64')}
+  groupPriorityMinimum: 100
+  versionPriority: 100
+`;
+}
+
 /** The pod annotation that selects a fault stage of kwok-faults.yaml. */
 export const FAULT_ANNOTATION = 'faults.test.modelship.dev/kind';
 
@@ -217,8 +255,8 @@ interface KwokDoc {
   spec?: { selector?: { matchExpressions?: Array<{ key: string; operator: string; values?: string[] }> } };
 }
 
-async function planState(binDir: string): Promise<ClusterState> {
-  const [etcdClient, etcdPeer, freeApiserver, kcm, scheduler, kwok] = (await Promise.all(Array.from({ length: 6 }, freePort))) as [number, number, number, number, number, number];
+async function planState(binDir: string, tools: Record<string, string>): Promise<ClusterState> {
+  const [etcdClient, etcdPeer, freeApiserver, kcm, scheduler, kwok, metricsServer] = (await Promise.all(Array.from({ length: 7 }, freePort))) as [number, number, number, number, number, number, number];
   // A fixed apiserver port, when asked for (the port-taken test uses it).
   const apiserver = Number(process.env.MODELSHIP_APISERVER_PORT) || freeApiserver;
   const server = `https://127.0.0.1:${apiserver}`;
@@ -229,7 +267,7 @@ async function planState(binDir: string): Promise<ClusterState> {
     server,
     kubeconfig: join(stateDir, 'kubeconfig'),
     auditLog: join(stateDir, 'audit.log'),
-    ports: { etcdClient, etcdPeer, apiserver, kcm, scheduler, kwok },
+    ports: { etcdClient, etcdPeer, apiserver, kcm, scheduler, kwok, metricsServer },
     pids: {},
     commands: {} as ClusterState['commands'],
   };
@@ -238,6 +276,16 @@ async function planState(binDir: string): Promise<ClusterState> {
   const kcmConfig = writeComponentKubeconfig(state, 'system:kube-controller-manager', []);
   const schedConfig = writeComponentKubeconfig(state, 'system:kube-scheduler', []);
   const kwokConfig = writeComponentKubeconfig(state, 'kwok', ['system:masters']);
+  // A test cluster: metrics-server gets the masters group (as kwokctl gives it the admin's
+  // certificate) rather than the RBAC of its manifests, which bind a ServiceAccount.
+  const metricsConfig = writeComponentKubeconfig(state, 'metrics-server', ['system:masters']);
+  // The aggregation layer: the API server proxies metrics.k8s.io to metrics-server as this client,
+  // and metrics-server trusts the user it names only from a certificate with this name.
+  const frontProxy = clientCert(pkiDir, FRONT_PROXY_USER);
+  // The name the API server checks on metrics-server's certificate is its Service's (APIService).
+  const metricsServing = servingCert(pkiDir, 'metrics-server', 'DNS:metrics-server.kube-system.svc,IP:127.0.0.1');
+  // kwok's kubelet endpoint, as metrics-server reaches it: the nodes' InternalIP (--node-ip).
+  const kubeletServing = servingCert(pkiDir, 'kwok-kubelet', 'IP:127.0.0.1,DNS:localhost');
   state.commands = {
     etcd: {
       bin: bin('etcd'),
@@ -266,6 +314,10 @@ async function planState(binDir: string): Promise<ClusterState> {
         // On top of the default plugins: setting blockOwnerDeletion needs update on the owner's
         // finalizers (as OpenShift enforces), so the chart's RBAC is proven with it.
         '--enable-admission-plugins=OwnerReferencesPermissionEnforcement',
+        `--requestheader-client-ca-file=${pki('ca.crt')}`, `--requestheader-allowed-names=${FRONT_PROXY_USER}`,
+        '--requestheader-username-headers=X-Remote-User', '--requestheader-group-headers=X-Remote-Group',
+        '--requestheader-extra-headers-prefix=X-Remote-Extra-',
+        `--proxy-client-cert-file=${frontProxy.cert}`, `--proxy-client-key-file=${frontProxy.key}`,
       ],
     },
     'kube-controller-manager': {
@@ -276,7 +328,7 @@ async function planState(binDir: string): Promise<ClusterState> {
         `--service-account-private-key-file=${pki('sa.key')}`, `--root-ca-file=${pki('ca.crt')}`,
         '--use-service-account-credentials=true',
         `--cluster-signing-cert-file=${pki('ca.crt')}`, `--cluster-signing-key-file=${pki('ca.key')}`,
-        '--horizontal-pod-autoscaler-sync-period=5s', '--kube-api-qps=200', '--kube-api-burst=400',
+        `--horizontal-pod-autoscaler-sync-period=${HPA_SYNC_PERIOD_SECONDS}s`, '--kube-api-qps=200', '--kube-api-burst=400',
         '--concurrent-deployment-syncs=10', '--concurrent-replicaset-syncs=10', '--concurrent-gc-syncs=40',
       ],
     },
@@ -294,7 +346,22 @@ async function planState(binDir: string): Promise<ClusterState> {
         `--kubeconfig=${kwokConfig}`, '--manage-all-nodes=false',
         '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake', '--cidr=10.244.0.0/16',
         '--node-ip=127.0.0.1', '--node-lease-duration-seconds=40', `--server-address=127.0.0.1:${kwok}`,
+        `--tls-cert-file=${kubeletServing.cert}`, `--tls-private-key-file=${kubeletServing.key}`,
         `--config=${kwokConfigFile(binDir)}`,
+      ],
+    },
+    'metrics-server': {
+      bin: tools['metrics-server'] ?? bin('metrics-server'),
+      args: [
+        `--kubeconfig=${metricsConfig}`, `--authentication-kubeconfig=${metricsConfig}`, `--authorization-kubeconfig=${metricsConfig}`,
+        '--bind-address=127.0.0.1', `--secure-port=${metricsServer}`,
+        `--tls-cert-file=${metricsServing.cert}`, `--tls-private-key-file=${metricsServing.key}`,
+        // Every node's kubelet is kwok's one server; its certificate is from the test CA.
+        '--kubelet-preferred-address-types=InternalIP', `--kubelet-port=${kwok}`, `--kubelet-certificate-authority=${pki('ca.crt')}`,
+        // The shortest resolution metrics-server accepts: a usage change reaches the HPA within
+        // about one resolution (kwok integrates its CPU counter at each scrape). The request
+        // timeout must stay under 90 % of it.
+        `--metric-resolution=${METRIC_RESOLUTION_SECONDS}s`, '--kubelet-request-timeout=5s',
       ],
     },
   };
@@ -343,10 +410,11 @@ export async function clusterUp(): Promise<{ state: ClusterState; reused: boolea
     await clusterDown();
   }
   const binDir = await ensureBinaries();
+  const tools = await ensureModuleTools();
   const started = Date.now();
   for (const d of [stateDir, pkiDir, logDir]) mkdirSync(d, { recursive: true });
   makePki(pkiDir);
-  const state = await planState(binDir);
+  const state = await planState(binDir, tools);
   try {
     startProcess(state, 'etcd');
     await waitFor(state, 'etcd', 'its client port', async () => {
@@ -369,6 +437,13 @@ export async function clusterUp(): Promise<{ state: ClusterState; reused: boolea
     });
     // The Gateway API's CRDs (HTTPRoute): canaries can write route weights. No data plane is needed.
     kubectl(state, ['apply', '--server-side', '--field-manager=modelship-tests', '-f', join(binDir, 'gateway-api-crds.yaml')]);
+    startProcess(state, 'metrics-server');
+    kubectl(state, ['apply', '-f', '-'], metricsApiService(join(pkiDir, 'ca.crt'), state.ports.metricsServer as number));
+    // Until it is Available, every discovery (kubectl, the namespace controller) reports it failing.
+    await waitFor(state, 'metrics-server', 'the metrics.k8s.io APIService to be Available', async () => {
+      const out = kubectl(state, ['get', 'apiservice', 'v1beta1.metrics.k8s.io', '-o', 'jsonpath={.status.conditions[?(@.type=="Available")].status}']);
+      return out.trim() === 'True';
+    });
     await waitFor(state, 'kube-controller-manager', 'the default ServiceAccount', async () => {
       try {
         kubectl(state, ['get', 'serviceaccount', 'default', '-n', 'default']);
@@ -386,7 +461,8 @@ export async function clusterUp(): Promise<{ state: ClusterState; reused: boolea
   }
   const linkDir = join(stateDir, 'bin');
   mkdirSync(linkDir, { recursive: true });
-  for (const t of targets) symlinkSync(join(binDir, t.name), join(linkDir, t.name));
+  for (const t of targets) if (!tools[t.name]) symlinkSync(join(binDir, t.name), join(linkDir, t.name));
+  for (const [name, path] of Object.entries(tools)) symlinkSync(path, join(linkDir, name));
   log(`cluster is up in ${((Date.now() - started) / 1000).toFixed(1)} s at ${state.server}`);
   return { state, reused: false };
 }
@@ -396,7 +472,7 @@ export async function clusterDown(opts: { keepLogs?: boolean } = {}): Promise<vo
   const state = readState();
   if (state) {
     // Stop the clients first and etcd last, so nothing logs a storm of connection errors.
-    for (const c of ['kwok', 'kube-scheduler', 'kube-controller-manager', 'kube-apiserver', 'etcd'] as const) {
+    for (const c of ['metrics-server', 'kwok', 'kube-scheduler', 'kube-controller-manager', 'kube-apiserver', 'etcd'] as const) {
       await stopPid(state.pids[c]);
     }
   }

@@ -1,6 +1,6 @@
 // A throw-away PKI for the test control plane, made with the openssl command line: a CA, the
-// apiserver's serving certificate, one client certificate per identity, and the service-account
-// signing keys. Everything is ECDSA P-256 (as envtest does) except the SA key, which is RSA.
+// serving certificates (apiserver, metrics-server, kwok's kubelet endpoint), one client certificate
+// per identity (the aggregation layer's front proxy too), and the service-account signing keys. Everything is ECDSA P-256 (as envtest does) except the SA key, which is RSA.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -49,6 +49,14 @@ export function makePki(dir: string): void {
   );
   openssl(['genrsa', '-out', 'sa.key', '2048'], dir);
   openssl(['rsa', '-in', 'sa.key', '-pubout', '-out', 'sa.pub'], dir);
+}
+
+/** A serving certificate for `name`, valid for `sans` (openssl subjectAltName syntax), made once. */
+export function servingCert(dir: string, name: string, sans: string): { cert: string; key: string } {
+  if (!existsSync(join(dir, `${name}.crt`))) {
+    sign(dir, name, `/CN=${name}`, ['basicConstraints=CA:FALSE', 'keyUsage=critical,digitalSignature,keyEncipherment', 'extendedKeyUsage=serverAuth', `subjectAltName=${sans}`, ''].join('\n'));
+  }
+  return { cert: join(dir, `${name}.crt`), key: join(dir, `${name}.key`) };
 }
 
 /** A client certificate for `user` in `groups`, signed by the cluster CA. */

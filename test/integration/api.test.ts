@@ -66,7 +66,7 @@ describe('the ModelDeployment API on a real API server', () => {
     const ns = useNamespace(t, 'api');
     kubectl(['apply', '-n', ns, '-f', join(repoRoot, 'examples/quickstart.yaml')]);
     const header = kubectl(['get', 'mdep', '-n', ns]).split('\n')[0] ?? '';
-    assert.deepEqual(header.trim().split(/\s+/), ['NAME', 'MODEL', 'VERSION', 'READY', 'REASON', 'REPLICAS', 'CANARY', 'URL', 'AGE']);
+    assert.deepEqual(header.trim().split(/\s+/), ['NAME', 'MODEL', 'VERSION', 'READY', 'REASON', 'REPLICAS', 'DESIRED', 'CANARY', 'URL', 'AGE']);
     const inCategory = kubectl(['get', 'modelship', '-n', ns, '-o', 'name']);
     assert.match(inCategory, /modeldeployment\.serving\.modelship\.dev\/quickstart/);
     kubectl(['scale', '-n', ns, 'mdep/quickstart', '--replicas=3']);

@@ -74,7 +74,7 @@ export interface MdObj {
     replicas?: number;
     readyReplicas?: number;
     url?: string;
-    autoscaling?: { currentReplicas?: number; desiredReplicas?: number };
+    autoscaling?: { currentReplicas?: number; desiredReplicas?: number; conditions?: { type: string; status: string; reason?: string }[] };
   };
 }
 interface Child {
@@ -285,6 +285,12 @@ export async function zeroWritesInSteadyState(ctx: ScenarioContext): Promise<voi
   const names = Array.from({ length: 20 }, (_, i) => `steady-${i}`);
   kubectl(['apply', '-n', ns, '-f', '-'], { input: names.map((n) => stringify(md(n, i(n)))).join('---\n') });
   for (const n of names) await waitReady(ns, n, within(ctx, 120_000));
+  // An autoscaler's first metrics (about two metrics-server scrapes after its pods start) change
+  // its reasons, which the status shows: the steady state begins once every one has read them.
+  await eventually('every autoscaler to read metrics', () => names.filter((n) => 'autoscaling' in i(n)).every((n) => {
+    const c = getMd(ns, n).status?.autoscaling?.conditions ?? [];
+    return c.length > 0 && !c.some((x) => x.type === 'ScalingActive');
+  }), within(ctx, 120_000), 1000);
   // Earlier tests' namespaces are still being deleted: let that finish so only this steady state is measured.
   await eventually('earlier test namespaces to be gone', () => !kubectl(['get', 'namespaces', '-o', 'jsonpath={.items[*].status.phase}']).includes('Terminating'), within(ctx, 120_000));
   await sleep(2000); // let the last status writes land

@@ -35,6 +35,8 @@ export const SERVICE_TYPES = ['ClusterIP', 'NodePort', 'LoadBalancer'] as const;
 export const CONDITION_TYPES = ['Ready', 'Reconciling', 'Stalled', 'Available', 'Progressing'] as const;
 export const ROLLOUT_STRATEGIES = ['RollingUpdate', 'Canary'] as const;
 export const ROLLOUT_PHASES = ['Progressing', 'Paused', 'Promoting', 'RolledBack', 'Completed'] as const;
+/** Which way the autoscaler last scaled (status.autoscaling.lastScale.direction). */
+export const SCALE_DIRECTIONS = ['Up', 'Down'] as const;
 
 export interface CelRule {
   rule: string;
@@ -722,10 +724,38 @@ export const statusSchema: SchemaNode = obj(
       'x-kubernetes-list-type': 'atomic',
     },
     autoscaling: obj(
-      'What the HorizontalPodAutoscaler reports, when autoscaling is set.',
+      'What the HorizontalPodAutoscaler decided, when autoscaling is set: the replicas it has and wants, its last scale and why it scales or not. It changes only when the autoscaler scales or its reasons change; the live metric values stay on the HorizontalPodAutoscaler.',
       {
         currentReplicas: int32('Replicas the autoscaler last saw.', { minimum: 0 }),
         desiredReplicas: int32('Replicas the autoscaler wants.', { minimum: 0 }),
+        lastScale: obj(
+          "The autoscaler's last change of the number of replicas.",
+          {
+            time: str('When the autoscaler last scaled.', { format: 'date-time' }),
+            direction: str('Up or Down.', { enum: SCALE_DIRECTIONS }),
+            from: int32('Replicas before, as last seen.', { minimum: 0 }),
+            to: int32('Replicas after.', { minimum: 0 }),
+          },
+          { required: ['time'], 'x-modelship-ts-name': 'LastScale' },
+        ),
+        conditions: {
+          type: 'array',
+          description:
+            "The HorizontalPodAutoscaler's conditions that say why it scales or does not: AbleToScale (ReadyForNewScale, ScaleDownStabilized, SucceededRescale, FailedUpdateScale...) and ScalingLimited (TooManyReplicas, TooFewReplicas, ScaleUpLimit, ScaleDownLimit, DesiredWithinRange), and ScalingActive when it is not True (no metrics, say).",
+          maxItems: 8,
+          items: obj(
+            'One condition of the HorizontalPodAutoscaler, as it reports it.',
+            {
+              type: str('AbleToScale, ScalingLimited or ScalingActive.', { minLength: 1, maxLength: 316 }),
+              status: str('True, False or Unknown.', { enum: ['True', 'False', 'Unknown'] }),
+              reason: str('Why, in one CamelCase word.', { maxLength: 1024 }),
+              message: str('Why, in words for humans.', { maxLength: 32768 }),
+            },
+            { required: ['type', 'status'], 'x-modelship-ts-name': 'AutoscalerCondition' },
+          ),
+          'x-kubernetes-list-type': 'map',
+          'x-kubernetes-list-map-keys': ['type'],
+        },
       },
       { 'x-modelship-ts-name': 'AutoscalingStatus' },
     ),

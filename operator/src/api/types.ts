@@ -323,12 +323,40 @@ export interface HistoryEntry {
   servingSince?: string;
 }
 
-/** What the HorizontalPodAutoscaler reports, when autoscaling is set. */
+/** The autoscaler's last change of the number of replicas. */
+export interface LastScale {
+  /** When the autoscaler last scaled. */
+  time: string;
+  /** Up or Down. */
+  direction?: "Up" | "Down";
+  /** Replicas before, as last seen. */
+  from?: number;
+  /** Replicas after. */
+  to?: number;
+}
+
+/** One condition of the HorizontalPodAutoscaler, as it reports it. */
+export interface AutoscalerCondition {
+  /** AbleToScale, ScalingLimited or ScalingActive. */
+  type: string;
+  /** True, False or Unknown. */
+  status: "True" | "False" | "Unknown";
+  /** Why, in one CamelCase word. */
+  reason?: string;
+  /** Why, in words for humans. */
+  message?: string;
+}
+
+/** What the HorizontalPodAutoscaler decided, when autoscaling is set: the replicas it has and wants, its last scale and why it scales or not. It changes only when the autoscaler scales or its reasons change; the live metric values stay on the HorizontalPodAutoscaler. */
 export interface AutoscalingStatus {
   /** Replicas the autoscaler last saw. */
   currentReplicas?: number;
   /** Replicas the autoscaler wants. */
   desiredReplicas?: number;
+  /** The autoscaler's last change of the number of replicas. */
+  lastScale?: LastScale;
+  /** The HorizontalPodAutoscaler's conditions that say why it scales or does not: AbleToScale (ReadyForNewScale, ScaleDownStabilized, SucceededRescale, FailedUpdateScale...) and ScalingLimited (TooManyReplicas, TooFewReplicas, ScaleUpLimit, ScaleDownLimit, DesiredWithinRange), and ScalingActive when it is not True (no metrics, say). */
+  conditions?: Array<AutoscalerCondition>;
 }
 
 /** What the operator observed. Written only by the operator. */
@@ -357,6 +385,6 @@ export interface ModelDeploymentStatus {
   rollout?: RolloutStatus;
   /** The last revisions that were fully serving, newest first (at most 5). */
   history?: Array<HistoryEntry>;
-  /** What the HorizontalPodAutoscaler reports, when autoscaling is set. */
+  /** What the HorizontalPodAutoscaler decided, when autoscaling is set: the replicas it has and wants, its last scale and why it scales or not. It changes only when the autoscaler scales or its reasons change; the live metric values stay on the HorizontalPodAutoscaler. */
   autoscaling?: AutoscalingStatus;
 }

@@ -6,6 +6,7 @@ import type { RevisionStatus } from '../api/types.ts';
 import { wordList } from '../api/schema.ts';
 import { selectorString, servedModelFromTemplate, serviceUrl } from '../render/index.ts';
 import { REVISION_ANNOTATION } from '../rollout/slots.ts';
+import { scaleEvent } from '../status/autoscaling.ts';
 import { computeStatus } from '../status/compute.ts';
 import { currentReplicaSet } from '../status/diagnose.ts';
 import { Reason } from '../status/reasons.ts';
@@ -110,6 +111,9 @@ export async function summarize(deps: ReconcileDeps, pass: Pass): Promise<Reconc
       if (c.kind === 'aborted' || c.kind === 'terminating') return { conflicts };
       if (pass.retry === undefined) throw new ReconcileError(`Patching the status of ${pass.namespace}/${name} failed: ${errorText(err)}`, { cause: err });
     }
+    // One event per scale of the autoscaler, when the status first records it.
+    const scaled = scaleEvent(md.status?.autoscaling, status.autoscaling);
+    if (scaled) deps.event(md, 'Normal', scaled.reason, scaled.message);
     // One event per change of what Ready says, not per pass.
     if (ready && (ready.reason !== before?.reason || ready.status !== before?.status)) {
       if (ready.status === 'True' && ready.reason === Reason.Ready) deps.event(md, 'Normal', Reason.Ready, ready.message);

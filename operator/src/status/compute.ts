@@ -8,6 +8,7 @@ import type { V1Deployment, V1Pod, V1ReplicaSet, V2HorizontalPodAutoscaler } fro
 import { isDeepStrictEqual } from 'node:util';
 import type { Condition, HistoryEntry, ModelDeploymentStatus, RevisionStatus, RolloutStatus, ServedModel } from '../api/types.ts';
 import { servedModelFromTemplate } from '../render/labels.ts';
+import { autoscalingStatus, scalingNotRolling } from './autoscaling.ts';
 import { diagnose, type Diagnosis } from './diagnose.ts';
 import { Reason } from './reasons.ts';
 
@@ -211,6 +212,7 @@ export function computeStatus(input: StatusInput): ModelDeploymentStatus {
   const rolledBack = input.rollout?.phase === 'RolledBack' && input.rollout.revision === input.revision;
   const model = rolledBack && input.stableModel ? input.stableModel : desired?.model;
   let rollout = dep && desired && model ? rolloutState(dep, model, desired.minReplicas) : undefined;
+  if (rollout && dep && desired && model) rollout = scalingNotRolling(rollout, dep, hpa, model, previous?.model);
   // Diagnose pods only once the Deployment has observed the template: until then they are the old one's.
   if (rollout && dep && !rollout.complete && (dep.status?.observedGeneration ?? 0) >= (dep.metadata?.generation ?? 0)) {
     rollout = explain(rollout, diagnose({ deployment: dep, replicaSets: input.replicaSets ?? [], pods: input.pods ?? [] }));
@@ -246,11 +248,7 @@ export function computeStatus(input: StatusInput): ModelDeploymentStatus {
     history[0] = { ...history[0], replicaSet: input.stableReplicaSet };
   }
   if (history.length > 0) status.history = history.slice(0, HISTORY_LENGTH);
-  if (hpa?.status) {
-    status.autoscaling = {
-      currentReplicas: hpa.status.currentReplicas ?? 0,
-      desiredReplicas: hpa.status.desiredReplicas ?? 0,
-    };
-  }
+  const autoscaling = autoscalingStatus(hpa, previous?.autoscaling);
+  if (autoscaling) status.autoscaling = autoscaling;
   return status;
 }

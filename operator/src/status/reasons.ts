@@ -32,7 +32,7 @@ export const Reason = {
   // May clear by itself: Reconciling=True.
   Creating: 'Creating',
   RollingOut: 'RollingOut',
-  /** Waiting for the HorizontalPodAutoscaler to raise the Deployment to its minimum. */
+  /** The HorizontalPodAutoscaler raised the Deployment (to its minimum, or for the load); the new replicas are not available yet. */
   ScalingUp: 'ScalingUp',
   /** Applying a child failed with an error worth retrying (5xx, 429, a timeout). */
   ApplyFailed: 'ApplyFailed',
@@ -57,6 +57,10 @@ export const Reason = {
   Updated: 'Updated',
   Deleted: 'Deleted',
   DeleteFailed: 'DeleteFailed',
+  /** The HorizontalPodAutoscaler raised the number of replicas. */
+  ScaledUp: 'ScaledUp',
+  /** The HorizontalPodAutoscaler lowered the number of replicas. */
+  ScaledDown: 'ScaledDown',
 } as const;
 
 export type Reason = (typeof Reason)[keyof typeof Reason];
@@ -82,7 +86,7 @@ export const CRASH_LOOP_RESTARTS = 3;
 export const WHAT_TO_DO: Readonly<Partial<Record<Reason, string>>> = {
   [Reason.Creating]: 'Wait; the message counts the replicas.',
   [Reason.RollingOut]: 'Wait; the message counts the replicas.',
-  [Reason.ScalingUp]: 'Wait a few seconds (the HPA syncs every 15 s).',
+  [Reason.ScalingUp]: 'Wait a few seconds (the HPA syncs every 15 s); for `Unschedulable`, add capacity or lower `autoscaling.maxReplicas`.',
   [Reason.InvalidSpec]: 'Fix the fields named.',
   [Reason.ChildConflict]: 'Delete or rename that object (the ModelDeployment converges within seconds), or rename the ModelDeployment.',
   [Reason.ApplyRefused]: "Fix the field named in the API server's message, or grant the permission.",

@@ -18,7 +18,7 @@ interface Crd {
       storage: boolean;
       schema: { openAPIV3Schema: SchemaNode };
       subresources: { status: object; scale: Record<string, string> };
-      additionalPrinterColumns: Array<{ name: string; jsonPath: string; type: string }>;
+      additionalPrinterColumns: Array<{ name: string; jsonPath: string; type: string; priority?: number }>;
     }>;
   };
 }
@@ -57,11 +57,14 @@ test('status and scale subresources', () => {
   });
 });
 
-test('printer columns Model, Version, Ready, Reason, Replicas, Canary, URL, Age', () => {
+test('printer columns Model, Version, Ready, Reason, Replicas, Desired, Canary, URL, Age (and Scaled, Limited with -o wide)', () => {
   assert.deepEqual(
     version.additionalPrinterColumns.map((c) => c.name),
-    ['Model', 'Version', 'Ready', 'Reason', 'Replicas', 'Canary', 'URL', 'Age'],
+    ['Model', 'Version', 'Ready', 'Reason', 'Replicas', 'Desired', 'Canary', 'Scaled', 'Limited', 'URL', 'Age'],
   );
+  assert.deepEqual(version.additionalPrinterColumns.filter((c) => c.priority === 1).map((c) => c.name), ['Scaled', 'Limited']);
+  const limited = version.additionalPrinterColumns.find((c) => c.name === 'Limited');
+  assert.equal(limited?.jsonPath, '.status.autoscaling.conditions[?(@.type=="ScalingLimited")].reason');
   const ready = version.additionalPrinterColumns.find((c) => c.name === 'Ready');
   assert.equal(ready?.jsonPath, '.status.conditions[?(@.type=="Ready")].status');
   const reason = version.additionalPrinterColumns.find((c) => c.name === 'Reason');

@@ -18,7 +18,7 @@ const rows = section
 const table = new Map(rows.flatMap((cells) => [...(cells[0] ?? '').matchAll(/`([A-Za-z]+)`/g)].filter((m) => /^[A-Z]/.test(m[1] ?? '')).map((m) => [m[1] ?? '', cells[3] ?? ''] as const)));
 
 // Reasons that only name events, or only the other conditions.
-const NOT_READY_REASONS = new Set<string>([Reason.Reconciled, Reason.NotStalled, Reason.Created, Reason.Updated, Reason.Deleted, Reason.DeleteFailed]);
+const NOT_READY_REASONS = new Set<string>([Reason.Reconciled, Reason.NotStalled, Reason.Created, Reason.Updated, Reason.Deleted, Reason.DeleteFailed, Reason.ScaledUp, Reason.ScaledDown]);
 
 it('has a row for every reason of the Ready condition, and for explain\'s own', () => {
   const wanted = [...Object.values(Reason).filter((r) => !NOT_READY_REASONS.has(r)), ...Object.keys(EXPLAIN_WHAT_TO_DO)].sort();
