@@ -14,7 +14,6 @@ import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { KubeConfig } from '@kubernetes/client-node';
 import PQueue from 'p-queue';
 import type { ModelDeployment, ModelDeploymentStatus } from '../../operator/src/api/types.ts';
 import { HttpKubeClient, type ApplyTarget } from '../../operator/src/kube/client.ts';
@@ -32,6 +31,8 @@ const { values } = parseArgs({
     count: { type: 'string', default: process.env.BENCH_COUNT ?? '200' },
     concurrency: { type: 'string', default: process.env.BENCH_CONCURRENCY ?? '8' },
     steady: { type: 'string', default: '30' },
+    /** Write a V8 CPU profile of the operator (and a heap snapshot at the end of convergence) here. */
+    profile: { type: 'string' },
   },
 });
 const N = Number(values.count);
@@ -100,9 +101,7 @@ function fmt(s: number): string {
 
 const { state } = await clusterUp();
 installCrd();
-const kc = new KubeConfig();
-kc.loadFromFile(state.kubeconfig);
-const rest = new RestClient(kc, { metrics: createMetrics(new Registry(), { defaultMetrics: false }) });
+const rest = await RestClient.fromDefault({ kubeconfig: state.kubeconfig, metrics: createMetrics(new Registry(), { defaultMetrics: false }) });
 const client = new HttpKubeClient(rest);
 const run = randomBytes(3).toString('hex');
 const floorNs = `bench-floor-${run}`;
@@ -136,9 +135,23 @@ try {
   // 2. The operator.
   // Run what the container image runs: the compiled JavaScript, not the TypeScript sources.
   execFileSync(process.execPath, [join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', join(repoRoot, 'tsconfig.build.json')], { stdio: 'inherit' });
-  const op = await startOperator({ name: 'bench', entry: join(repoRoot, 'dist/main.js'), args: ['--leader-elect=false', `--concurrency=${C}`], env: { MODELSHIP_LOG_LEVEL: 'info' } });
+  const profileDir = values.profile;
+  const op = await startOperator({
+    name: 'bench',
+    entry: join(repoRoot, 'dist/main.js'),
+    nodeArgs: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--heapsnapshot-signal=SIGUSR2`, `--diagnostic-dir=${profileDir}`] : [],
+    args: ['--leader-elect=false', `--concurrency=${C}`],
+    env: { MODELSHIP_LOG_LEVEL: 'info' },
+  });
+  /** CPU seconds the operator process has used (user + system), from /proc. */
+  const cpuSeconds = (): number => {
+    const f = readFileSync(`/proc/${op.child.pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(f[11]) + Number(f[12])) / 100;
+  };
   try {
     const mark = auditOffset();
+    const cpuIdle = cpuSeconds();
+    const idleRssKb = Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${op.child.pid}/status`, 'utf8'))?.[1] ?? 0);
     const opStart = performance.now();
     const aq = new PQueue({ concurrency: C });
     for (let i = 0; i < N; i++) void aq.add(() => client.create(mdFor(`m-${i}`, opNs, i) as unknown as ApplyTarget));
@@ -148,6 +161,8 @@ try {
       return list.items.filter((m) => m.status?.observedGeneration === m.metadata.generation && m.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')).length;
     }, 30 * 60_000);
     const opS = (performance.now() - opStart) / 1000;
+    const cpuConverge = cpuSeconds() - cpuIdle;
+    if (profileDir) op.child.kill('SIGUSR2');
     await sleep(2000);
     const converge = auditEvents(mark).filter((e) => e.user.username === OPERATOR_USER && WRITE_VERBS.has(e.verb));
     const steadyMark = auditOffset();
@@ -174,6 +189,8 @@ try {
     say(`  steady-state write calls over ${STEADY_S} s:        ${steady.length}`);
     const heapUsed = Number(/^nodejs_heap_size_used_bytes (\S+)$/m.exec(metrics)?.[1] ?? 0);
     say(`  operator peak RSS (VmHWM):                  ${(peakKb / 1024).toFixed(0)} MiB (heap in use at the end: ${(heapUsed / 1048576).toFixed(0)} MiB)`);
+    say(`  operator RSS before the first apply:        ${(idleRssKb / 1024).toFixed(0)} MiB`);
+    say(`  operator CPU while converging:              ${cpuConverge.toFixed(1)} s (${((cpuConverge * 1000) / N).toFixed(1)} ms per ModelDeployment)`);
     say(`  reconcile time p50 / p99 (from histogram):  ${p50 === undefined ? '?' : `${(p50 * 1000).toFixed(1)} ms`} / ${p99 === undefined ? '?' : `${(p99 * 1000).toFixed(1)} ms`}`);
   } finally {
     await op.stop();

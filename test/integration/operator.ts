@@ -35,6 +35,8 @@ export interface OperatorOptions {
   waitReady?: boolean;
   /** The script to run; default operator/src/main.ts (dist/main.js runs what the image runs). */
   entry?: string;
+  /** Flags for node itself (--cpu-prof, --max-old-space-size=...). */
+  nodeArgs?: string[];
 }
 
 /** The default identity: its own user, so the audit log can tell its writes apart. */
@@ -52,6 +54,7 @@ export async function startOperator(opts: OperatorOptions = {}): Promise<Operato
   const child = spawn(
     process.execPath,
     [
+      ...(opts.nodeArgs ?? []),
       opts.entry ?? join(repoRoot, 'operator/src/main.ts'),
       `--health-probe-bind-address=127.0.0.1:${healthPort}`,
       `--metrics-bind-address=127.0.0.1:${metricsPort}`,

@@ -1,12 +1,18 @@
 // KubeClient: the small interface the controller writes through. HttpKubeClient talks to the
 // API server; test/unit/support/fake-kube.ts is an in-memory stand-in for this interface.
-import { PatchStrategy } from '@kubernetes/client-node';
 import { isNotFound } from './errors.ts';
 import { resourcePath } from './resources.ts';
 import type { RestClient } from './rest.ts';
 import type { KubeList, KubeObject, ObjectRef } from './types.ts';
 
 export const FIELD_MANAGER = 'modelship';
+
+/** The patch content types the API server takes. */
+export const PatchStrategy = {
+  ServerSideApply: 'application/apply-patch+yaml',
+  MergePatch: 'application/merge-patch+json',
+  JsonPatch: 'application/json-patch+json',
+} as const;
 
 export interface ApplyOptions {
   /** Default "modelship". */

@@ -2,7 +2,7 @@
 import { KubeApiError } from './errors.ts';
 import { listAll } from './client.ts';
 import { resourcePath } from './resources.ts';
-import type { RestClient } from './rest.ts';
+import { parseStatus, type RestClient } from './rest.ts';
 import type { KubeList, KubeObject, StatusBody } from './types.ts';
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK';
@@ -85,46 +85,49 @@ export function restListerWatcher<T extends KubeObject>(rest: RestClient, option
           signal: local.signal,
           timeoutMs: 0,
         });
-        if (response.httpStatusCode === 410) return { kind: 'gone' };
-        if (response.httpStatusCode !== 200) {
-          const text = await response.body.text();
-          let status: StatusBody | undefined;
-          try {
-            status = JSON.parse(text) as StatusBody;
-          } catch {
-            status = undefined;
-          }
-          return ended(new KubeApiError('GET', path, response.httpStatusCode, status, text));
+        if (response.status === 410) return { kind: 'gone' };
+        if (response.status !== 200) {
+          const text = await response.text();
+          return ended(new KubeApiError('GET', path, response.status, parseStatus(text), text));
         }
-        const stream = response.body.stream();
-        if (!stream) return ended(new Error(`The watch on ${path} returned no body.`));
         arm();
-        const reader = stream.getReader();
-        const decoder = new TextDecoder();
-        let buffered = '';
-        for (;;) {
-          const { value, done } = await reader.read();
-          if (done) break;
-          arm();
-          buffered += decoder.decode(value, { stream: true });
-          let nl: number;
-          while ((nl = buffered.indexOf('\n')) !== -1) {
-            const line = buffered.slice(0, nl).trim();
-            buffered = buffered.slice(nl + 1);
-            if (line === '') continue;
-            const event = JSON.parse(line) as { type: string; object: unknown };
-            if (event.type === 'ERROR') {
-              const status = event.object as StatusBody;
-              void reader.cancel().catch(() => {});
-              if (status.code === 410) return { kind: 'gone' };
-              return ended(new KubeApiError('GET', path, status.code ?? 500, status, ''));
-            }
-            if (event.type === 'ADDED' || event.type === 'MODIFIED' || event.type === 'DELETED') {
-              onEvent({ type: event.type, object: withTypeMeta(event.object as T) });
-            } else if (event.type === 'BOOKMARK') {
-              onEvent({ type: 'BOOKMARK', object: event.object as T });
-            }
+        // One JSON event a line. The body arrives as Buffers: a line is cut out by byte (a newline
+        // never occurs inside a UTF-8 sequence) and decoded once, and a line longer than a chunk is
+        // joined from its pieces once, so no growing string is built across chunks.
+        const handle = (line: string): WatchEnd | undefined => {
+          if (line.trim() === '') return undefined;
+          const event = JSON.parse(line) as { type: string; object: unknown };
+          if (event.type === 'ERROR') {
+            const status = event.object as StatusBody;
+            response.cancel();
+            return status.code === 410 ? { kind: 'gone' } : ended(new KubeApiError('GET', path, status.code ?? 500, status, ''));
           }
+          if (event.type === 'ADDED' || event.type === 'MODIFIED' || event.type === 'DELETED') {
+            onEvent({ type: event.type, object: withTypeMeta(event.object as T) });
+          } else if (event.type === 'BOOKMARK') {
+            onEvent({ type: 'BOOKMARK', object: event.object as T });
+          }
+          return undefined;
+        };
+        const pieces: Buffer[] = [];
+        for await (const chunk of response.chunks()) {
+          arm();
+          let from = 0;
+          let nl: number;
+          while ((nl = chunk.indexOf(10, from)) !== -1) {
+            let line: string;
+            if (pieces.length > 0) {
+              pieces.push(chunk.subarray(from, nl));
+              line = Buffer.concat(pieces).toString('utf8');
+              pieces.length = 0;
+            } else {
+              line = chunk.toString('utf8', from, nl);
+            }
+            from = nl + 1;
+            const end = handle(line);
+            if (end) return end;
+          }
+          if (from < chunk.length) pieces.push(chunk.subarray(from));
         }
         return ended();
       } catch (err) {
