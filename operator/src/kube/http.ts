@@ -1,8 +1,9 @@
 // The HTTP layer under RestClient: a request in, a status and a body out. The default sender is
 // node:https with one keep-alive agent (no fetch, no undici: less memory, and a body that is a
 // stream of Buffers the watch splits into lines without building large strings).
-import http from 'node:http';
+import type http from 'node:http';
 import https from 'node:https';
+import { nodeHttp } from './node-http.ts';
 import type { Connection } from './connection.ts';
 
 export interface HttpRequest {
@@ -51,8 +52,8 @@ export function nodeSender(conn: Connection): HttpSender {
   const secure = conn.server.startsWith('https:');
   const agent = secure
     ? new https.Agent({ keepAlive: true, maxSockets: 64, ...conn.tls, ...(conn.tls.servername ? { servername: conn.tls.servername } : {}) })
-    : new http.Agent({ keepAlive: true, maxSockets: 64 });
-  const request = secure ? https.request : http.request;
+    : new nodeHttp.Agent({ keepAlive: true, maxSockets: 64 });
+  const request = secure ? https.request : nodeHttp.request;
   return {
     send(req) {
       return new Promise((resolve, reject) => {
