@@ -3,6 +3,7 @@ import type { V1OwnerReference, V1PodTemplateSpec } from '@kubernetes/client-nod
 import { API_VERSION, KIND } from '../api/types.ts';
 import type { ModelDeployment, ServedModel } from '../api/types.ts';
 import type { RenderConfig } from './config.ts';
+import { compareStrings } from '../order.ts';
 
 export const NAME_LABEL = 'app.kubernetes.io/name';
 export const INSTANCE_LABEL = 'app.kubernetes.io/instance';
@@ -34,7 +35,7 @@ export function selectorLabels(md: ModelDeployment): Record<string, string> {
 
 export function selectorString(md: ModelDeployment): string {
   return Object.entries(selectorLabels(md))
-    .sort(([a], [b]) => a.localeCompare(b))
+    .sort(([a], [b]) => compareStrings(a, b))
     .map(([k, v]) => `${k}=${v}`)
     .join(',');
 }
