@@ -112,7 +112,7 @@ export function childKey(kind: string, name: string): string {
 export interface Pass {
   readonly namespace: string;
   readonly name: string;
-  /** A copy of the cached object: NEVER mutate the cache. */
+  /** The cached object, frozen: read it, never write to it. */
   readonly md: ModelDeployment;
   readonly uid: string;
   readonly generation: number;
@@ -302,7 +302,9 @@ export async function reconcile(deps: ReconcileDeps, key: string, signal: AbortS
   const cached = deps.getModelDeployment(namespace, name);
   // Deleted: the garbage collector removes the children through their ownerReferences.
   if (!cached || cached.metadata?.deletionTimestamp) return { conflicts: [] };
-  const md = structuredClone(cached);
+  // The cached object itself: the cache deep-freezes what it hands out, so nothing here can change
+  // it (a write to it throws), and no copy is made per pass.
+  const md = cached;
   const pass: Pass = {
     namespace,
     name,

@@ -227,7 +227,9 @@ export class Informer<T extends KubeObject> {
     if (uid && this.goneUids.has(uid)) return;
     if (this.goneUids.size > 1000) for (const [u, at] of this.goneUids) if (this.now() - at > ASSUME_TTL_MS) this.goneUids.delete(u);
     const key = objectKey(obj);
-    this.assumed.set(key, { obj: this.cacheable(structuredClone(obj)), rv: parseRv(obj.metadata?.resourceVersion), at: this.now() });
+    // Frozen in place, not copied: the writer hands over the object the server returned and only
+    // reads it afterwards.
+    this.assumed.set(key, { obj: this.cacheable(obj), rv: parseRv(obj.metadata?.resourceVersion), at: this.now() });
   }
 
   /** Our delete of this object succeeded: it is gone for readers until the watch says so. */
