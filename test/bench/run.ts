@@ -14,6 +14,7 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism, release } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -31,6 +32,7 @@ import { auditEvents, auditOffset, installCrd, kubectl, repoRoot, WRITE_VERBS } 
 import { OPERATOR_USER, startOperator, type OperatorProcess } from '../integration/operator.ts';
 import { IMAGE_NODE_OPTIONS } from './image.ts';
 import { renderSvg, renderTerminal, type Series } from './chart.ts';
+import { updateReadme, type BenchResult } from './readme.ts';
 
 const { values } = parseArgs({
   options: {
@@ -45,6 +47,10 @@ const { values } = parseArgs({
     profile: { type: 'string' },
     /** Where the JSON results and the SVG chart go. */
     out: { type: 'string', default: join(repoRoot, 'bench-results') },
+    /** The operator's NODE_OPTIONS, instead of the image's (to compare V8 settings in one place). */
+    'node-options': { type: 'string' },
+    /** Rewrite this run's row of the README's table (test/bench/readme.ts). */
+    readme: { type: 'boolean', default: false },
     /** Skip the floor (when only the operator's figures are wanted). */
     'no-floor': { type: 'boolean', default: false },
   },
@@ -52,7 +58,15 @@ const { values } = parseArgs({
 const N = Number(values.count);
 const C = Number(values.concurrency);
 const STEADY_S = Number(values.steady);
+const NODE_OPTIONS = values['node-options'] ?? IMAGE_NODE_OPTIONS;
 const FIXED = values.replicas === undefined ? undefined : Number(values.replicas);
+
+/** The machine, as the README's table names it: CPU model, cores, memory. */
+function machine(): string {
+  const cpu = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? 'unknown CPU';
+  const memKiB = Number(/^MemTotal:\s+(\d+)/m.exec(readFileSync('/proc/meminfo', 'utf8'))?.[1] ?? 0);
+  return `${cpu}, ${availableParallelism()} cores, ${Math.round(memKiB / 1048576)} GiB, Linux ${release()}`;
+}
 
 function say(msg: string): void {
   process.stdout.write(`${msg}\n`);
@@ -158,6 +172,26 @@ function cpuSeconds(pid: number | undefined): number {
   }
 }
 
+/** Audit events counted by verb and resource, most first. */
+function countBy(events: ReturnType<typeof auditEvents>): Array<[string, number]> {
+  const m = new Map<string, number>();
+  for (const e of events) {
+    const k = `${e.verb} ${e.objectRef?.resource ?? '?'}${e.objectRef?.subresource ? `/${e.objectRef.subresource}` : ''}`;
+    m.set(k, (m.get(k) ?? 0) + 1);
+  }
+  return [...m].sort((a, b) => b[1] - a[1]);
+}
+
+/**
+ * Models whose autoscaler has its first metrics (the HPA's ScalingActive turns True once
+ * metrics-server has scraped the new pods, 15-60 s after they are Ready, and the status records
+ * that transition once). The steady state is measured after it.
+ */
+async function settledModels(client: HttpKubeClient, ns: string): Promise<number> {
+  const list = await client.list<{ metadata: { name?: string }; spec: { autoscaling?: unknown }; status?: ModelDeploymentStatus }>('serving.modelship.dev/v1alpha1', 'ModelDeployment', { namespace: ns });
+  return list.items.filter((m) => m.spec.autoscaling === undefined || (m.status?.autoscaling !== undefined && !m.status.autoscaling.conditions?.some((c) => c.type === 'ScalingActive'))).length;
+}
+
 async function readyModels(client: HttpKubeClient, ns: string): Promise<number> {
   const list = await client.list<{ metadata: { generation?: number }; status?: ModelDeploymentStatus }>('serving.modelship.dev/v1alpha1', 'ModelDeployment', { namespace: ns });
   return list.items.filter((m) => m.status?.observedGeneration === m.metadata.generation && m.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')).length;
@@ -173,9 +207,9 @@ const opNs = `bench-operator-${run}`;
 kubectl(['create', 'namespace', floorNs]);
 kubectl(['create', 'namespace', opNs]);
 const cgroup = memoryCgroup(values['memory-limit'], run);
-say(`Benchmark: ${N} ModelDeployments${FIXED !== undefined ? ` of ${FIXED} replicas` : ''}, client concurrency ${C}, operator --concurrency ${C}${cgroup ? `, operator memory limit ${values['memory-limit']}` : ''}, NODE_OPTIONS="${IMAGE_NODE_OPTIONS}", on Kubernetes ${state.server}`);
+say(`Benchmark: ${N} ModelDeployments${FIXED !== undefined ? ` of ${FIXED} replicas` : ''}, client concurrency ${C}, operator --concurrency ${C}${cgroup ? `, operator memory limit ${values['memory-limit']}` : ''}, NODE_OPTIONS="${NODE_OPTIONS}", on Kubernetes ${state.server}`);
 
-const results: Record<string, unknown> = { count: N, concurrency: C, replicas: FIXED ?? 'half 1, half autoscaled', memoryLimit: values['memory-limit'] ?? null, when: new Date().toISOString(), nodeOptions: IMAGE_NODE_OPTIONS };
+const results: Record<string, unknown> = { count: N, concurrency: C, replicas: FIXED ?? 'half 1, half autoscaled', memoryLimit: values['memory-limit'] ?? null, when: new Date().toISOString(), nodeOptions: NODE_OPTIONS };
 let exitCode = 0;
 let op: OperatorProcess | undefined;
 try {
@@ -203,12 +237,13 @@ try {
     }, 60 * 60_000);
     await created;
     floorS = (performance.now() - floorStart) / 1000;
-    kubectl(['delete', 'namespace', floorNs, '--wait=false']);
   }
 
   // 2. The operator: what the container image runs (the compiled JavaScript, its NODE_OPTIONS).
   execFileSync(process.execPath, [join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', join(repoRoot, 'tsconfig.build.json')], { stdio: 'inherit' });
   const profileDir = values.profile;
+  // The heap snapshot's directory must exist: Node exits on SIGUSR2 when it cannot write there.
+  if (profileDir) mkdirSync(profileDir, { recursive: true });
   const start = () =>
     startOperator({
       name: 'bench',
@@ -216,7 +251,7 @@ try {
       nodeArgs: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, '--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${profileDir}`] : [],
       ...(cgroup ? { cgroup: cgroup.path } : {}),
       args: ['--leader-elect=false', `--concurrency=${C}`],
-      env: { MODELSHIP_LOG_LEVEL: 'info', NODE_OPTIONS: IMAGE_NODE_OPTIONS },
+      env: { MODELSHIP_LOG_LEVEL: 'info', NODE_OPTIONS },
     });
   op = await start();
   const pid = op.child.pid;
@@ -244,6 +279,14 @@ try {
   if (profileDir) op.child.kill('SIGUSR2');
   await sleep(2000);
   const converge = auditEvents(mark).filter((e) => e.user.username === OPERATOR_USER && WRITE_VERBS.has(e.verb));
+  const settleStart = performance.now();
+  await waitAll('operator: autoscalers with their first metrics', async () => {
+    const child = op?.child;
+    if (child?.exitCode !== null || child.signalCode !== null) throw new Error(`the operator exited (${child?.exitCode ?? child?.signalCode})`);
+    return settledModels(client, opNs);
+  }, 10 * 60_000);
+  const settleS = (performance.now() - settleStart) / 1000;
+  const settleWrites = auditEvents(mark).filter((e) => e.user.username === OPERATOR_USER && WRITE_VERBS.has(e.verb)).length - converge.length;
   const steadyMark = auditOffset();
   say(`  steady state: watching the operator's writes for ${STEADY_S} s`);
   await sleep(STEADY_S * 1000);
@@ -253,11 +296,7 @@ try {
   const p50 = histogramQuantile(0.5, metrics, 'controller_runtime_reconcile_time_seconds');
   const p99 = histogramQuantile(0.99, metrics, 'controller_runtime_reconcile_time_seconds');
   const heapUsed = Number(/^nodejs_heap_size_used_bytes (\S+)$/m.exec(metrics)?.[1] ?? 0) / 1048576;
-  const byKind = new Map<string, number>();
-  for (const e of converge) {
-    const k = `${e.verb} ${e.objectRef?.resource ?? '?'}${e.objectRef?.subresource ? `/${e.objectRef.subresource}` : ''}`;
-    byKind.set(k, (byKind.get(k) ?? 0) + 1);
-  }
+  const byKind = new Map(countBy(converge));
   const alive = op.child.exitCode === null && op.child.signalCode === null;
   await op.stop();
 
@@ -291,6 +330,8 @@ try {
     writes: converge.length,
     writesPerModel: converge.length / N,
     writesByKind: Object.fromEntries(byKind),
+    settleSeconds: settleS,
+    settleWrites,
     steadyWrites: steady.length,
     restartSyncSeconds: syncedS,
     restartWrites: restartWrites.length,
@@ -311,8 +352,10 @@ try {
   say(`  operator RSS: idle ${idleRss.toFixed(0)} MiB, peak (VmHWM) ${peakRss.toFixed(0)} MiB, heap in use at the end ${heapUsed.toFixed(0)} MiB`);
   if (cgroup) say(`  memory limit ${values['memory-limit']}: ${oom}`);
   say(`  operator write calls:                       ${converge.length} (${(converge.length / N).toFixed(2)} per ModelDeployment)`);
-  for (const [k, v] of [...byKind].sort((a, b) => b[1] - a[1])) say(`      ${k}: ${v}`);
+  for (const [k, v] of byKind) say(`      ${k}: ${v}`);
+  say(`  autoscalers' first metrics recorded:        ${fmt(settleS)} after all Ready, ${settleWrites} writes`);
   say(`  steady-state write calls over ${STEADY_S} s:        ${steady.length}`);
+  for (const [k, v] of countBy(steady)) say(`      ${k}: ${v}`);
   say(`  restart with ${N} converged: caches synced (ready) in ${fmt(syncedS)}, ${restartWrites.length} writes in the ${STEADY_S} s after, peak RSS ${restartRss.toFixed(0)} MiB`);
   say(`  reconcile time p50 / p99 (from histogram):  ${p50 === undefined ? '?' : `${(p50 * 1000).toFixed(1)} ms`} / ${p99 === undefined ? '?' : `${(p99 * 1000).toFixed(1)} ms`}`);
 
@@ -330,6 +373,11 @@ try {
   writeFileSync(jsonPath, `${JSON.stringify(results, null, 2)}\n`);
   writeFileSync(jsonPath.replace(/\.json$/, '.svg'), renderSvg(series, `${N} ModelDeployments: models Ready over time, and the operator's RSS and CPU`));
   say(`  results: ${jsonPath} (and .svg)`);
+  if (values.readme) {
+    const readmePath = join(repoRoot, 'README.md');
+    writeFileSync(readmePath, updateReadme(readFileSync(readmePath, 'utf8'), results as unknown as BenchResult, machine()));
+    say(`  README.md: the row for ${N} models rewritten`);
+  }
 } catch (err) {
   exitCode = 1;
   say(`Benchmark failed: ${(err as Error).message}`);
