@@ -9,6 +9,7 @@
 //
 // NEVER mutate an object handed out by the cache: they are frozen. structuredClone() first.
 import type { Logger } from '../observability/logger.ts';
+import { metrics as defaultMetrics, type Metrics } from '../observability/metrics.ts';
 import type { RestClient } from './rest.ts';
 import { deepFreeze, objectKey, type KubeObject } from './types.ts';
 import { restListerWatcher, type ListerWatcher, type WatchEnd, type WatchEvent } from './watch.ts';
@@ -124,7 +125,10 @@ export interface InformerOptions<T> {
   /** Builds the LIST/WATCH for a namespace (undefined = all). Defaults to the REST one on `rest`. */
   listerWatcher?: (namespace: string | undefined) => ListerWatcher<T>;
   rest?: RestClient;
+  /** A REST watch with no byte for this long is reopened (restListerWatcher's default when unset). */
+  inactivityTimeoutMs?: number;
   logger?: Logger;
+  metrics?: Metrics;
   now?: () => number;
   sleep?: Sleep;
   /** A clean watch end shorter than this, with no events, counts as a failure (no hot loop). */
@@ -149,10 +153,12 @@ export class Informer<T extends KubeObject> {
   private syncWaiters: Array<() => void> = [];
   private readonly now: () => number;
   private readonly sleep: Sleep;
+  private readonly m: Metrics;
 
   constructor(options: InformerOptions<T>) {
     this.options = options;
     this.kind = options.kind;
+    this.m = options.metrics ?? defaultMetrics;
     this.scopes = options.namespaces && options.namespaces.length > 0 ? [...new Set(options.namespaces)] : [undefined];
     this.now = options.now ?? (() => performance.now());
     this.sleep = options.sleep ?? realSleep;
@@ -298,6 +304,7 @@ export class Informer<T extends KubeObject> {
       namespace: ns,
       labelSelector: this.options.labelSelector,
       fieldSelector: this.options.fieldSelector,
+      ...(this.options.inactivityTimeoutMs !== undefined ? { inactivityTimeoutMs: this.options.inactivityTimeoutMs } : {}),
     });
   }
 
@@ -396,16 +403,24 @@ export class Informer<T extends KubeObject> {
       }
       const started = this.now();
       let events = 0;
-      const end: WatchEnd = await lw.watch(
-        resourceVersion,
-        (event) => {
-          events++;
-          const rv = event.object.metadata?.resourceVersion;
-          if (rv) resourceVersion = rv;
-          if (event.type !== 'BOOKMARK') this.apply(event);
-        },
-        signal,
-      );
+      // Counted on /metrics, so a soak can tell a watch that leaks from one that is reopened.
+      this.m.watchesOpen.inc({ kind: this.kind });
+      let end: WatchEnd;
+      try {
+        end = await lw.watch(
+          resourceVersion,
+          (event) => {
+            events++;
+            const rv = event.object.metadata?.resourceVersion;
+            if (rv) resourceVersion = rv;
+            if (event.type !== 'BOOKMARK') this.apply(event);
+          },
+          signal,
+        );
+      } finally {
+        this.m.watchesOpen.dec({ kind: this.kind });
+      }
+      this.m.watchEnds.inc({ kind: this.kind, reason: end.kind });
       if (signal.aborted || end.kind === 'stopped') break;
       if (end.kind === 'gone') {
         this.log('info', 'Watch expired; relisting', { namespace: ns, resourceVersion });
