@@ -254,3 +254,104 @@ export function figures(t: { diagnostic(msg: string): void }, scenario: string, 
   t.diagnostic(line);
   process.stderr.write(`[figures] ${line}\n`);
 }
+
+/**
+ * Spec changes and how long each took to converge: `change` sets a model's version and notes when;
+ * `poll` lists the models and records, for every change still pending, the seconds until the model
+ * served it. A change made on top of a pending one replaces it (only the last must converge).
+ */
+export class ChangeTracker {
+  readonly pending = new Map<string, { version: string; at: number }>();
+  readonly latest = new Map<string, string>();
+  readonly latencies: number[] = [];
+  private n = 0;
+  private readonly client: HttpKubeClient;
+  private readonly ns: string;
+
+  constructor(client: HttpKubeClient, ns: string, initial: ReadonlyMap<string, string>) {
+    this.client = client;
+    this.ns = ns;
+    for (const [k, v] of initial) this.latest.set(k, v);
+  }
+
+  async change(name: string): Promise<void> {
+    const version = `c${++this.n}`;
+    await setVersion(this.client, this.ns, name, version);
+    this.pending.set(name, { version, at: performance.now() });
+    this.latest.set(name, version);
+  }
+
+  async poll(): Promise<void> {
+    if (this.pending.size === 0) return;
+    let items: Md[];
+    try {
+      items = await listMds(this.client, this.ns);
+    } catch {
+      return;
+    }
+    const now = performance.now();
+    for (const m of items) {
+      const name = m.metadata?.name ?? '';
+      const p = this.pending.get(name);
+      if (p && convergedTo(m, p.version)) {
+        this.latencies.push((now - p.at) / 1000);
+        this.pending.delete(name);
+      }
+    }
+  }
+
+  /** Keeps changing random models every `everyMs` until `stop` resolves, polling in between. */
+  async churn(names: readonly string[], everyMs: number, stop: Promise<unknown>): Promise<number> {
+    let done = false;
+    void stop.then(() => (done = true));
+    let changes = 0;
+    while (!done) {
+      try {
+        await this.change(names[Math.floor(Math.random() * names.length)] as string);
+        changes++;
+      } catch {
+        // The API server may be down for a moment (scenario 5): the next change is the test.
+      }
+      await this.poll();
+      await sleep(everyMs);
+    }
+    return changes;
+  }
+
+  /** Waits for every pending change, recording its latency. */
+  async settle(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.pending.size > 0 && Date.now() < deadline) {
+      await this.poll();
+      await sleep(250);
+    }
+    await waitConverged(this.client, this.ns, this.latest, Math.max(1000, deadline - Date.now()));
+  }
+}
+
+export function quantile(xs: readonly number[], q: number): number {
+  if (xs.length === 0) return Number.NaN;
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
+}
+
+/** The test cluster's etcd, through its v3 JSON gateway: the current revision, and a compaction to it. */
+export async function compactEtcd(): Promise<number> {
+  const base = `http://127.0.0.1:${cluster().ports.etcdClient}`;
+  const post = async (path: string, body: unknown) => {
+    const r = await fetch(`${base}${path}`, { method: 'POST', body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' } });
+    const text = await r.text();
+    if (!r.ok) throw new Error(`etcd ${path}: ${r.status} ${text}`);
+    return JSON.parse(text) as { header?: { revision?: string } };
+  };
+  const range = await post('/v3/kv/range', { key: Buffer.from('/').toString('base64') });
+  const revision = Number(range.header?.revision);
+  if (!Number.isInteger(revision) || revision <= 0) throw new Error(`etcd answered no revision: ${JSON.stringify(range)}`);
+  await post('/v3/kv/compaction', { revision: String(revision), physical: true });
+  return revision;
+}
+
+/** A sample of a counter or gauge from the operator's /metrics, summed over the lines matching `labels`. */
+export async function metricOf(op: OperatorProcess, name: string, labels = ''): Promise<number> {
+  return metricSum(await op.metrics(), name, labels);
+}
