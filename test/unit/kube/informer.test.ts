@@ -181,6 +181,30 @@ describe('Informer', () => {
     await informer.stop();
   });
 
+  it('starts the backoff over when the watch that broke had run for 10 s (cuts a minute apart stay at 0.8 s)', async () => {
+    const { lw, informer, sleeps, clock } = setup();
+    lw.lists.push({ items: [], resourceVersion: '10' });
+    informer.start();
+    await settle();
+    // Refused twice in a row: the backoff climbs.
+    lw.last().end({ kind: 'error', error: new Error('refused') });
+    await settle();
+    lw.last().end({ kind: 'error', error: new Error('refused') });
+    await settle();
+    // Then healthy watches, each cut after a minute, as a load balancer does.
+    for (let i = 0; i < 4; i++) {
+      clock.t += 60_000;
+      lw.last().end({ kind: i % 2 === 0 ? 'error' : 'silent', ...(i % 2 === 0 ? { error: new Error('terminated') } : {}) } as WatchEnd);
+      await settle();
+    }
+    // A watch cut after 9 s has not proved anything: the backoff goes on climbing.
+    clock.t += 9_000;
+    lw.last().end({ kind: 'error', error: new Error('terminated') });
+    await settle();
+    assert.deepEqual(sleeps, [800, 1600, 800, 800, 800, 800, 1600]);
+    await informer.stop();
+  });
+
   it('re-watches at once when the server ends a healthy watch, but backs off a watch that ends instantly', async () => {
     const { lw, informer, sleeps, clock } = setup();
     lw.lists.push({ items: [], resourceVersion: '10' });
