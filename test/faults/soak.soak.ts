@@ -50,7 +50,7 @@ describe('soak', () => {
         try {
           const s = await sample(op, started);
           samples.push(s);
-          process.stderr.write(`[soak] t=${s.atS.toFixed(0)}s rss=${s.rssMiB.toFixed(0)}MiB heap=${s.heapMiB.toFixed(1)}MiB timers=${s.timers} watches=${s.watches} models=${latest.size}\n`);
+          process.stderr.write(`[soak] t=${s.atS.toFixed(0)}s rss=${s.rssMiB.toFixed(0)}MiB heap=${s.heapMiB.toFixed(1)}/${s.heapTotalMiB.toFixed(0)}MiB external=${s.externalMiB.toFixed(1)}MiB timers=${s.timers} watches=${s.watches} models=${latest.size}\n`);
         } catch {
           // a scrape can fail; the next one counts
         }

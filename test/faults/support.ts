@@ -209,6 +209,9 @@ export interface Sample {
   atS: number;
   rssMiB: number;
   heapMiB: number;
+  /** What V8 holds for the heap (used or not), and memory outside it (buffers): where RSS goes. */
+  heapTotalMiB: number;
+  externalMiB: number;
   timers: number;
   watches: number;
 }
@@ -240,6 +243,8 @@ export async function sample(op: OperatorProcess, startedAt: number): Promise<Sa
     atS: (performance.now() - startedAt) / 1000,
     rssMiB: Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024,
     heapMiB: metricSum(text, 'nodejs_heap_size_used_bytes') / 1048576,
+    heapTotalMiB: metricSum(text, 'nodejs_heap_size_total_bytes') / 1048576,
+    externalMiB: metricSum(text, 'nodejs_external_memory_bytes') / 1048576,
     timers: metricSum(text, 'nodejs_active_resources', 'type="Timeout"'),
     watches: metricSum(text, 'modelship_watches_open'),
   };

@@ -5,7 +5,7 @@
 // its own fixed timings, and cannot be told apart from "healthy" without extra wiring. This loop
 // follows CONVENTIONS.md: LIST, WATCH from the list's resourceVersion, relist on 410, otherwise
 // re-watch from the last seen resourceVersion after a backoff (0.8 s doubling to 30 s, reset
-// after 2 minutes without trouble, or when the watch that broke had run for 10 s), and never gives up.
+// after 2 minutes without trouble, or when the watch that broke had been healthy), and never gives up.
 //
 // NEVER mutate an object handed out by the cache: they are frozen. structuredClone() first.
 import type { Logger } from '../observability/logger.ts';
@@ -23,8 +23,8 @@ export function stripManagedFields<T extends KubeObject>(obj: T): T {
   return obj;
 }
 
-/** A watch open this long before it broke proves the server healthy: the backoff starts over. */
-export const HEALTHY_WATCH_MS = 10_000;
+/** A watch open this long (or that delivered an event) before it broke proves the server healthy. */
+export const HEALTHY_WATCH_MS = 5_000;
 
 /** How long an assumed write may stand in for the cache at most. */
 export const ASSUME_TTL_MS = 30_000;
@@ -141,7 +141,7 @@ export interface InformerOptions<T> {
   sleep?: Sleep;
   /** A clean watch end shorter than this, with no events, counts as a failure (no hot loop). */
   minHealthyWatchMs?: number;
-  /** A watch that broke after running this long starts the reconnect backoff over (default 10 s). */
+  /** A watch that broke after running this long starts the reconnect backoff over (default 5 s). */
   healthyWatchMs?: number;
 }
 
@@ -440,10 +440,11 @@ export class Informer<T extends KubeObject> {
       if (end.kind === 'closed' && (events > 0 || this.now() - started >= minHealthy)) {
         continue; // The server ended a healthy watch (timeoutSeconds): re-watch at once.
       }
-      // A watch that ran a while before it broke had found the server healthy: a connection cut by a
-      // load balancer or a proxy is no reason to wait longer each time. Without this, cuts a minute
-      // apart (client-go resets only after two quiet minutes) climb to 30 s of blindness per cut.
-      if (this.now() - started >= (this.options.healthyWatchMs ?? HEALTHY_WATCH_MS)) backoff.reset();
+      // A watch that delivered events or ran a while before it broke had found the server healthy: a
+      // connection cut by a load balancer or a proxy is no reason to wait longer each time. Without
+      // this, cuts a minute apart (client-go resets only after two quiet minutes) climb to 30 s of
+      // blindness per cut.
+      if (events > 0 || this.now() - started >= (this.options.healthyWatchMs ?? HEALTHY_WATCH_MS)) backoff.reset();
       const delay = backoff.next();
       if (end.kind === 'error') this.log('warn', 'Watch failed; reconnecting', { namespace: ns, err: end.error, retryInMs: delay });
       else this.log('info', 'Watch went quiet; reconnecting', { namespace: ns, reason: end.kind, retryInMs: delay });
