@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { before, describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startExtraApiserver } from '../cluster/cluster.ts';
-import { eventually, installCrd, useNamespace } from '../integration/harness.ts';
+import { auditOffset, eventually, installCrd, useNamespace } from '../integration/harness.ts';
 import { startOperator, type OperatorProcess } from '../integration/operator.ts';
 import {
   adminClient,
@@ -25,6 +25,7 @@ import {
   peakRssMiB,
   quantile,
   waitConverged,
+  writesOf,
   type FaultyPath,
 } from './support.ts';
 import { Toxiproxy } from './toxiproxy.ts';
@@ -71,8 +72,11 @@ describe('faults: watches', () => {
     const path: FaultyPath = await faultyPath(user);
     t.after(() => path.close());
     const s = await fleetUnder(t, path.kubeconfig, 20);
+    const cleanMark = auditOffset();
     const clean = await baseline(s);
+    const cleanWrites = writesOf(user, cleanMark);
     const from = s.tracker.latencies.length;
+    const mark = auditOffset();
     const cuts: number[] = [];
     const cutting = (async () => {
       for (let elapsed = 0; elapsed < CUT_FOR_S; elapsed += CUT_EVERY_S) {
@@ -99,6 +103,9 @@ describe('faults: watches', () => {
       faultyMaxS: Math.max(...faulty),
       timeRatioP50: quantile(faulty, 0.5) / quantile(clean, 0.5),
       tailAfterLastCutS: tailS,
+      writes: writesOf(user, mark),
+      writesPerChange: writesOf(user, mark) / Math.max(1, changes),
+      cleanWritesPerChange: cleanWrites / clean.length,
       watchErrors: await metricOf(s.op, 'modelship_watch_ends_total', 'reason="error"'),
       peakRssMiB: peakRssMiB(s.op.child.pid),
     });
@@ -111,6 +118,7 @@ describe('faults: watches', () => {
     const s = await fleetUnder(t, path.kubeconfig, 5, [`--watch-inactivity-timeout-seconds=${INACTIVITY_S}`]);
     const clean = await baseline(s, 3);
     const silentBefore = await metricOf(s.op, 'modelship_watch_ends_total', 'reason="silent"');
+    const mark = auditOffset();
     const hung = path.proxy.hangWatches();
     assert.ok(hung >= INFORMERS, `only ${hung} watches were open to hang`);
     // Made while every watch is hung: only a reconnect can bring them to the operator.
@@ -133,6 +141,7 @@ describe('faults: watches', () => {
       cleanP50S: quantile(clean, 0.5),
       timeRatio: convergedS / quantile(clean, 0.5),
       faultyMaxS: Math.max(...faulty),
+      writes: writesOf(user, mark),
       peakRssMiB: peakRssMiB(s.op.child.pid),
     });
   });
@@ -153,6 +162,7 @@ describe('faults: watches', () => {
 
     // A full outage: every connection closed, new ones refused. Meanwhile, changes of every kind
     // land, and etcd forgets the history the operator would resume from.
+    const mark = auditOffset();
     await toxi.setEnabled(false);
     const client = adminClient();
     const start = performance.now();
@@ -178,6 +188,8 @@ describe('faults: watches', () => {
       convergedS,
       cleanP50S: quantile(clean, 0.5),
       timeRatio: convergedS / quantile(clean, 0.5),
+      // Counted from both API servers' audit logs (the second one writes its own).
+      writes: writesOf(user, mark),
       peakRssMiB: peakRssMiB(s.op.child.pid),
     });
   });

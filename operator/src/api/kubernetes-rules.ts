@@ -24,6 +24,11 @@ export function isLabelValue(value: string): boolean {
   return value.length <= 63 && LABEL_VALUE.test(value);
 }
 
+/** A map entry's field, as validate.ts writes schema errors: spec.resources.limits.cpu, spec.resources.limits[nvidia.com/gpu]. */
+export function entryField(field: string, key: string): string {
+  return /^[A-Za-z0-9_-]+$/.test(key) && !/^[0-9]+$/.test(key) ? `${field}.${key}` : `${field}[${key}]`;
+}
+
 const QUALIFIED = 'is not a valid key: use an optional DNS prefix and a name of at most 63 letters, digits, dashes, underscores and dots, starting and ending with a letter or digit (like example.com/my-key)';
 const VALUE = 'is not a valid label value: use at most 63 letters, digits, dashes, underscores and dots, starting and ending with a letter or digit';
 
@@ -31,15 +36,15 @@ const VALUE = 'is not a valid label value: use at most 63 letters, digits, dashe
 export function annotationErrors(field: string, annotations: Record<string, string> | undefined): FieldError[] {
   return Object.keys(annotations ?? {})
     .filter((k) => !isQualifiedName(k))
-    .map((k) => ({ field: `${field}[${k}]`, message: QUALIFIED }));
+    .map((k) => ({ field: entryField(field, k), message: QUALIFIED }));
 }
 
 /** ValidateNodeSelector: keys are label keys, values label values. */
 export function nodeSelectorErrors(field: string, selector: Record<string, string> | undefined): FieldError[] {
   const errors: FieldError[] = [];
   for (const [k, v] of Object.entries(selector ?? {})) {
-    if (!isQualifiedName(k)) errors.push({ field: `${field}[${k}]`, message: QUALIFIED });
-    else if (!isLabelValue(v)) errors.push({ field: `${field}[${k}]`, message: VALUE });
+    if (!isQualifiedName(k)) errors.push({ field: entryField(field, k), message: QUALIFIED });
+    else if (!isLabelValue(v)) errors.push({ field: entryField(field, k), message: VALUE });
   }
   return errors;
 }
@@ -92,7 +97,7 @@ export function resourceErrors(field: string, resources: ModelDeploymentSpec['re
   const requests = resources?.requests ?? {};
   for (const [list, entries] of [['limits', limits], ['requests', requests]] as const) {
     for (const [name, q] of Object.entries(entries)) {
-      const at = `${field}.${list}[${name}]`;
+      const at = entryField(`${field}.${list}`, name);
       const v = value(q);
       if (!isContainerResourceName(name)) {
         errors.push({ field: at, message: 'is not a resource a container can ask for: use cpu, memory, ephemeral-storage, hugepages-<size>, or an extended resource with a domain, like nvidia.com/gpu' });
@@ -107,16 +112,16 @@ export function resourceErrors(field: string, resources: ModelDeploymentSpec['re
   }
   if (errors.length > 0) return errors;
   for (const [name, q] of Object.entries(requests)) {
-    const at = `${field}.requests[${name}]`;
+    const at = entryField(`${field}.requests`, name);
     const limit = limits[name];
     const overcommit = STANDARD.has(name);
     if (limit === undefined) {
-      if (!overcommit) errors.push({ field: at, message: `needs the same value in ${field}.limits[${name}]: this resource cannot be overcommitted` });
+      if (!overcommit) errors.push({ field: at, message: `needs the same value in ${entryField(`${field}.limits`, name)}: this resource cannot be overcommitted` });
       continue;
     }
     const [r, l] = [value(q) as number, value(limit) as number];
-    if (r > l) errors.push({ field: at, message: `must be at most ${field}.limits[${name}] (${limit})` });
-    else if (!overcommit && r !== l) errors.push({ field: at, message: `must equal ${field}.limits[${name}] (${limit}): this resource cannot be overcommitted` });
+    if (r > l) errors.push({ field: at, message: `must be at most ${entryField(`${field}.limits`, name)} (${limit})` });
+    else if (!overcommit && r !== l) errors.push({ field: at, message: `must equal ${entryField(`${field}.limits`, name)} (${limit}): this resource cannot be overcommitted` });
   }
   return errors;
 }

@@ -10,13 +10,13 @@ import { mdep } from './fixtures.ts';
 
 const cases: Array<{ name: string; spec: Partial<ModelDeploymentSpec>; field?: string; message?: RegExp }> = [
   // resources (ValidateResourceRequirements)
-  { name: 'a resource name without a domain', spec: { resources: { limits: { A: 0 } } }, field: 'spec.resources.limits[A]', message: /not a resource a container can ask for/ },
+  { name: 'a resource name without a domain', spec: { resources: { limits: { A: 0 } } }, field: 'spec.resources.limits.A', message: /not a resource a container can ask for/ },
   { name: 'a resource in the kubernetes.io domain', spec: { resources: { limits: { 'kubernetes.io/foo': 1 } } }, field: 'spec.resources.limits[kubernetes.io/foo]' },
-  { name: 'a negative quantity', spec: { resources: { limits: { 'ephemeral-storage': '-2694290592.73694' } } }, field: 'spec.resources.limits[ephemeral-storage]', message: /must not be negative/ },
+  { name: 'a negative quantity', spec: { resources: { limits: { 'ephemeral-storage': '-2694290592.73694' } } }, field: 'spec.resources.limits.ephemeral-storage', message: /must not be negative/ },
   { name: 'a fraction of a GPU', spec: { resources: { limits: { 'nvidia.com/gpu': '+7m' } } }, field: 'spec.resources.limits[nvidia.com/gpu]', message: /whole number/ },
   { name: 'an extended resource requested without a limit', spec: { resources: { requests: { 'example.com/fpga': 34 } } }, field: 'spec.resources.requests[example.com/fpga]', message: /cannot be overcommitted/ },
   { name: 'an extended resource whose request differs from its limit', spec: { resources: { requests: { 'nvidia.com/gpu': 1 }, limits: { 'nvidia.com/gpu': 2 } } }, field: 'spec.resources.requests[nvidia.com/gpu]', message: /must equal/ },
-  { name: 'a request above its limit', spec: { resources: { requests: { cpu: '2' }, limits: { cpu: '1500m' } } }, field: 'spec.resources.requests[cpu]', message: /at most spec\.resources\.limits\[cpu\]/ },
+  { name: 'a request above its limit', spec: { resources: { requests: { cpu: '2' }, limits: { cpu: '1500m' } } }, field: 'spec.resources.requests.cpu', message: /at most spec\.resources\.limits\.cpu/ },
   { name: 'a quantity with a decimal exponent (the schema pattern)', spec: { resources: { limits: { cpu: '+.8598419E.02466' } } }, field: 'spec.resources.limits.cpu', message: /quantity/ },
   { name: 'requests within limits, a GPU request equal to its limit', spec: { resources: { requests: { cpu: '500m', 'nvidia.com/gpu': 1 }, limits: { cpu: 1, 'nvidia.com/gpu': '1' } } } },
   { name: 'cpu and memory requests without limits', spec: { resources: { requests: { cpu: '100m', memory: '128Mi' } } } },
@@ -26,7 +26,7 @@ const cases: Array<{ name: string; spec: Partial<ModelDeploymentSpec>; field?: s
   { name: 'a readiness probe with a grace period', spec: { runtime: { readinessProbe: { terminationGracePeriodSeconds: 24 } } }, field: 'spec.runtime.readinessProbe.terminationGracePeriodSeconds' },
   { name: 'a readiness probe that must succeed twice', spec: { runtime: { readinessProbe: { successThreshold: 2 } } } },
   // scheduling (ValidateNodeSelector, validateTolerations)
-  { name: 'a node selector value that is no label value', spec: { scheduling: { nodeSelector: { team: '3~|&T<#' } } }, field: 'spec.scheduling.nodeSelector[team]', message: /label value/ },
+  { name: 'a node selector value that is no label value', spec: { scheduling: { nodeSelector: { team: '3~|&T<#' } } }, field: 'spec.scheduling.nodeSelector.team', message: /label value/ },
   { name: 'a node selector key that is no label key', spec: { scheduling: { nodeSelector: { 's/:rr3:F': 'x' } } }, field: 'spec.scheduling.nodeSelector[s/:rr3:F]' },
   { name: 'a toleration with no key and operator Equal', spec: { scheduling: { tolerations: [{ effect: '' }] } }, field: 'spec.scheduling.tolerations[0].operator', message: /must be Exists when key is empty/ },
   { name: 'tolerationSeconds without NoExecute', spec: { scheduling: { tolerations: [{ operator: 'Exists', tolerationSeconds: 17 }] } }, field: 'spec.scheduling.tolerations[0].tolerationSeconds' },
