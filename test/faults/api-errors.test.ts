@@ -3,7 +3,7 @@
 // ModelDeployment converges to its last change, no child is duplicated, and the time and the write
 // calls are printed against the same run without faults.
 //
-// `npm test` runs it with MODELSHIP_FAULTS_MODELS models (default 60, for the time budget on two
+// `npm test` runs it with MODELSHIP_FAULTS_MODELS models (default 50, for the time budget on two
 // cores); `npm run soak` runs it with the issue's 300.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -12,7 +12,7 @@ import { auditOffset, installCrd, useNamespace } from '../integration/harness.ts
 import { startOperator } from '../integration/operator.ts';
 import { adminClient, assertNoDuplicates, createFleet, faultyPath, figures, peakRssMiB, setVersion, waitConverged, writesOf, inParallel } from './support.ts';
 
-const MODELS = Number(process.env.MODELSHIP_FAULTS_MODELS ?? 60);
+const MODELS = Number(process.env.MODELSHIP_FAULTS_MODELS ?? 50);
 const ERROR_RATE = 0.1;
 
 interface Run {

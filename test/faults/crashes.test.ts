@@ -43,7 +43,7 @@ describe('faults: operator crashes', () => {
     for (let i = 0; i < KILLS; i++) {
       const op = await start(`crash-${i}`);
       t.after(() => op.stop('SIGKILL'));
-      await sleep(200 + Math.random() * 2300);
+      await sleep(200 + Math.random() * 1300);
       try {
         if (((await op.metric('controller_runtime_active_workers', { controller: 'modeldeployment' })) ?? 0) > 0) inFlight++;
       } catch {

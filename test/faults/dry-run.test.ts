@@ -60,6 +60,6 @@ describe('fuzzed ModelDeployments on the API server', () => {
       { numRuns: SAMPLES, seed },
     );
     t.diagnostic(`seed ${seed}: ${result.numRuns} specs, ${children} children accepted by the API server`);
-    assert.ok(!result.failed, result.failed ? `${fc.defaultReportMessage(result)}\n(reproduce with MODELSHIP_FUZZ_SEED=${seed})` : '');
+    assert.ok(!result.failed, result.failed ? `${fc.defaultReportMessage(result)}\n${String(result.errorInstance)}\n(reproduce with MODELSHIP_FUZZ_SEED=${seed})` : '');
   });
 });

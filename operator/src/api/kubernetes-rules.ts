@@ -4,7 +4,7 @@
 // the field named (InvalidSpec). Found by the property-based test (test/faults/dry-run.test.ts);
 // each rule mirrors the named function of k8s.io/kubernetes/pkg/apis/core/validation.
 import type { V1Toleration } from '@kubernetes/client-node';
-import { parseQuantity } from './quantity.ts';
+import { isWholeQuantity, MAX_QUANTITY_EXPONENT, parseQuantity } from './quantity.ts';
 import type { FieldError } from './errors.ts';
 import type { ModelDeploymentSpec, ProbeOverride } from './types.ts';
 
@@ -101,11 +101,11 @@ export function resourceErrors(field: string, resources: ModelDeploymentSpec['re
       const v = value(q);
       if (!isContainerResourceName(name)) {
         errors.push({ field: at, message: 'is not a resource a container can ask for: use cpu, memory, ephemeral-storage, hugepages-<size>, or an extended resource with a domain, like nvidia.com/gpu' });
-      } else if (v === undefined || !Number.isFinite(v)) {
-        errors.push({ field: at, message: 'must be a Kubernetes quantity, like 500m, 2, 4Gi or 1' });
+      } else if (v === undefined || !Number.isFinite(v) || isWholeQuantity(q) === undefined) {
+        errors.push({ field: at, message: `must be a Kubernetes quantity, like 500m, 2, 4Gi or 1, with an exponent of at most ${MAX_QUANTITY_EXPONENT}` });
       } else if (v < 0) {
         errors.push({ field: at, message: 'must not be negative' });
-      } else if (!STANDARD.has(name) && !isHugePages(name) && !Number.isInteger(v)) {
+      } else if (!STANDARD.has(name) && !isHugePages(name) && !isWholeQuantity(q)) {
         errors.push({ field: at, message: 'must be a whole number: an extended resource cannot be split' });
       }
     }
