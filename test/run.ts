@@ -4,8 +4,9 @@
 //
 //   node test/run.ts                 everything
 //   node test/run.ts --unit          unit tests only (no cluster)
-//   node test/run.ts --integration   integration tests only
-//   node test/run.ts FILE...         these test files (with the cluster if any is an integration test)
+//   node test/run.ts --integration   integration and fault tests only
+//   node test/run.ts --soak          the long runs (`npm run soak`): the soak, and scenario 1 at 300 models
+//   node test/run.ts FILE...         these test files (with the cluster if any needs it)
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +15,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
 const unitOnly = args.includes('--unit');
 const integrationOnly = args.includes('--integration');
+const soak = args.includes('--soak');
 const files = args.filter((a) => !a.startsWith('--'));
 
 function run(cmd: string, cmdArgs: string[]): number {
@@ -29,15 +31,21 @@ if (typecheck !== 0) {
 
 const unit = 'test/unit/**/*.test.ts';
 const integration = 'test/integration/**/*.test.ts';
+// The fault scenarios (test/faults) run on the same shared cluster as the integration tests.
+const faults = 'test/faults/**/*.test.ts';
 let patterns: string[];
 if (files.length > 0) patterns = files;
 else if (unitOnly) patterns = [unit];
-else if (integrationOnly) patterns = [integration];
-else patterns = [unit, integration];
+else if (integrationOnly) patterns = [integration, faults];
+else if (soak) patterns = ['test/faults/**/*.soak.ts', 'test/faults/api-errors.test.ts'];
+else patterns = [unit, integration, faults];
+// The soak runs scenario 1 at the issue's size.
+if (soak) process.env.MODELSHIP_FAULTS_MODELS ??= '300';
 
-const needsCluster = patterns.some((p) => p.includes('integration'));
+const needsCluster = patterns.some((p) => p.includes('integration') || p.includes('faults'));
 // One file at a time: the integration files share one cluster, and each runs operators that
 // watch every namespace.
-const testArgs = ['--test', '--test-reporter=spec', '--test-timeout=600000', '--test-concurrency=1'];
+// The soak's test is longer than any other (10 minutes of churn, then convergence).
+const testArgs = ['--test', '--test-reporter=spec', `--test-timeout=${soak ? 3_600_000 : 600_000}`, '--test-concurrency=1'];
 if (needsCluster) testArgs.push(`--test-global-setup=${join(root, 'test/integration/global-setup.ts')}`);
 process.exit(run(process.execPath, [...testArgs, ...patterns]));

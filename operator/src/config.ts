@@ -29,6 +29,8 @@ export interface Config {
   fetcherImage: string | undefined;
   clusterDomain: string;
   shutdownTimeoutSeconds: number;
+  /** A watch that sends no byte for this long is treated as dead and reopened. */
+  watchInactivityTimeoutSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -62,6 +64,7 @@ const SPECS = {
   fetcherImage: { flag: 'model-fetcher-image', env: ['MODELSHIP_MODEL_FETCHER_IMAGE'] },
   clusterDomain: { flag: 'cluster-domain', env: ['MODELSHIP_CLUSTER_DOMAIN'] },
   shutdownTimeoutSeconds: { flag: 'shutdown-timeout-seconds', env: ['MODELSHIP_SHUTDOWN_TIMEOUT_SECONDS'] },
+  watchInactivityTimeoutSeconds: { flag: 'watch-inactivity-timeout-seconds', env: ['MODELSHIP_WATCH_INACTIVITY_TIMEOUT_SECONDS'] },
 } satisfies Record<keyof Config, FlagSpec>;
 
 /** Flags main handles itself; parseConfig accepts and ignores them. */
@@ -222,6 +225,7 @@ export function parseConfig(argv: readonly string[], env: Env): Config {
     fetcherImage: undefined,
     clusterDomain: 'cluster.local',
     shutdownTimeoutSeconds: 30,
+    watchInactivityTimeoutSeconds: 150,
   };
 
   let src = get(SPECS.logLevel);
@@ -277,6 +281,9 @@ export function parseConfig(argv: readonly string[], env: Env): Config {
   }
   src = get(SPECS.shutdownTimeoutSeconds);
   if (src) config.shutdownTimeoutSeconds = parseInteger(src, SPECS.shutdownTimeoutSeconds, 1, 3600);
+  src = get(SPECS.watchInactivityTimeoutSeconds);
+  // Above the API server's bookmark period (about a minute) in production; tests go lower.
+  if (src) config.watchInactivityTimeoutSeconds = parseInteger(src, SPECS.watchInactivityTimeoutSeconds, 1, 3600);
   return config;
 }
 
@@ -295,6 +302,7 @@ Flags (each also read from the environment variable shown; a flag wins over its 
   --model-fetcher-image=IMAGE        image of the model fetcher init container (MODELSHIP_MODEL_FETCHER_IMAGE)
   --cluster-domain=DOMAIN            cluster DNS domain for status URLs (MODELSHIP_CLUSTER_DOMAIN, default cluster.local)
   --shutdown-timeout-seconds=N       longest wait for in-flight reconciles on SIGTERM (MODELSHIP_SHUTDOWN_TIMEOUT_SECONDS, default 30)
+  --watch-inactivity-timeout-seconds=N  reopen a watch that sent nothing for N s (MODELSHIP_WATCH_INACTIVITY_TIMEOUT_SECONDS, default 150)
   --version                          print the version and exit
 `;
 

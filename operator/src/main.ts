@@ -33,6 +33,7 @@ async function run(config: Config, log: Logger): Promise<number> {
     renderConfig: renderConfigFrom(config),
     namespaces: config.watchNamespaces,
     concurrency: config.concurrency,
+    watchInactivityTimeoutMs: config.watchInactivityTimeoutSeconds * 1000,
   });
 
   const liveness = new Checks();

@@ -30,6 +30,8 @@ export interface ClusterState {
   auditLog: string;
   ports: Record<string, number>;
   pids: Partial<Record<Component, number>>;
+  /** Extra processes a test started on this cluster (startExtraApiserver), stopped with it. */
+  extraPids?: number[];
   commands: Record<Component, { bin: string; args: string[] }>;
 }
 
@@ -369,10 +371,10 @@ async function planState(binDir: string, tools: Record<string, string>): Promise
   return state;
 }
 
-function stopPid(pid: number | undefined): Promise<void> {
+function stopPid(pid: number | undefined, signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {
   if (!isAlive(pid)) return Promise.resolve();
   try {
-    process.kill(pid as number, 'SIGTERM');
+    process.kill(pid as number, signal);
   } catch {
     return Promise.resolve();
   }
@@ -383,13 +385,24 @@ function stopPid(pid: number | undefined): Promise<void> {
   })();
 }
 
-/** Stops one component (for outage tests); `startComponent` brings it back with the same flags. */
-export async function stopComponent(c: Component): Promise<void> {
+/**
+ * Stops one component (for outage tests); `startComponent` brings it back with the same flags.
+ * SIGKILL is a crash: nothing is flushed or closed.
+ */
+export async function stopComponent(c: Component, signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {
   const state = readState();
   if (!state) throw new Error('the test cluster is not up');
-  await stopPid(state.pids[c]);
+  await stopPid(state.pids[c], signal);
   delete state.pids[c];
   writeState(state);
+}
+
+async function etcdHealthy(state: ClusterState): Promise<boolean> {
+  try {
+    return (await fetch(`http://127.0.0.1:${state.ports.etcdClient}/health`)).ok;
+  } catch {
+    return false;
+  }
 }
 
 export async function startComponent(c: Component): Promise<void> {
@@ -397,6 +410,45 @@ export async function startComponent(c: Component): Promise<void> {
   if (!state) throw new Error('the test cluster is not up');
   startProcess(state, c);
   if (c === 'kube-apiserver') await waitFor(state, c, '/readyz', () => isReady(state));
+  if (c === 'etcd') await waitFor(state, c, 'its client port', () => etcdHealthy(state));
+}
+
+/**
+ * A second kube-apiserver on the same etcd, with the cluster's flags plus `extraArgs` (a later flag
+ * wins), on a port of its own and with an audit log of its own: for a scenario that needs another
+ * API server setting (say --watch-cache=false, so that watches are served by etcd and an etcd
+ * compaction expires them) without changing the cluster every other test shares. Stopped by the
+ * returned function, and by clusterDown if the test did not.
+ */
+export async function startExtraApiserver(extraArgs: string[]): Promise<{ server: string; stop(): Promise<void> }> {
+  const state = readState();
+  if (!state) throw new Error('the test cluster is not up');
+  const port = await freePort();
+  const name = `kube-apiserver-extra-${port}`;
+  const args = state.commands['kube-apiserver'].args
+    .filter((a) => !a.startsWith('--secure-port=') && !a.startsWith('--audit-log-path='))
+    .concat([`--secure-port=${port}`, `--audit-log-path=${join(stateDir, `audit-${name}.log`)}`, ...extraArgs]);
+  const fd = openSync(join(logDir, `${name}.log`), 'a');
+  const child = spawn(state.commands['kube-apiserver'].bin, args, { detached: true, stdio: ['ignore', fd, fd], cwd: stateDir });
+  closeSync(fd);
+  child.unref();
+  const pid = child.pid;
+  if (!pid) throw new Error(`${name} did not start: see ${join(logDir, `${name}.log`)}`);
+  state.extraPids = [...(state.extraPids ?? []), pid];
+  writeState(state);
+  const extra: ClusterState = { ...state, server: `https://127.0.0.1:${port}`, pids: { ...state.pids, 'kube-apiserver': pid } };
+  const stop = async (): Promise<void> => {
+    await stopPid(pid);
+    const now = readState();
+    if (now) writeState({ ...now, extraPids: (now.extraPids ?? []).filter((p) => p !== pid) });
+  };
+  try {
+    await waitFor(extra, 'kube-apiserver', `/readyz of ${name}`, () => isReady(extra));
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { server: extra.server, stop };
 }
 
 /** Starts the cluster, or reuses the one that is up. Returns its state. */
@@ -471,6 +523,7 @@ export async function clusterUp(): Promise<{ state: ClusterState; reused: boolea
 export async function clusterDown(opts: { keepLogs?: boolean } = {}): Promise<void> {
   const state = readState();
   if (state) {
+    for (const pid of state.extraPids ?? []) await stopPid(pid);
     // Stop the clients first and etcd last, so nothing logs a storm of connection errors.
     for (const c of ['metrics-server', 'kwok', 'kube-scheduler', 'kube-controller-manager', 'kube-apiserver', 'etcd'] as const) {
       await stopPid(state.pids[c]);

@@ -55,6 +55,10 @@ export function parseModelUri(uri: string): ParsedModelUri {
     const claimName = slash < 0 ? rest : rest.slice(0, slash);
     if (claimName === '') return { ok: false, message: 'must name a claim: pvc://CLAIM/PATH' };
     const subPath = slash < 0 ? '' : rest.slice(slash + 1).replace(/\/+$/, '');
+    // It becomes the volume mount's subPath, which the API server wants relative and without '..'.
+    if (subPath.startsWith('/') || subPath.split('/').includes('..')) {
+      return { ok: false, message: 'must have a path inside the claim: pvc://CLAIM/PATH, where PATH has no leading / (pvc://CLAIM//x) and no .. segment' };
+    }
     return { ok: true, source: subPath === '' ? { kind: 'pvc', claimName } : { kind: 'pvc', claimName, subPath } };
   }
   if ((DOWNLOAD_SCHEMES as readonly string[]).includes(scheme ?? '')) {

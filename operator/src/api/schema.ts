@@ -180,7 +180,8 @@ const LABEL_VALUE = patterned(
 );
 const PERCENT = patterned('^(100|[1-9]?[0-9])%$', 'a whole number or a percentage between 0% and 100%, like 1 or 25%');
 const QUANTITY = patterned(
-  '^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$',
+  // Kubernetes' published pattern allows a decimal exponent ("1e.5"), which its parser refuses.
+  '^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?[0-9]+))?$',
   'a Kubernetes quantity, like 500m, 2, 4Gi or 1',
 );
 const ENV_NAME = patterned('^[-._a-zA-Z][-._a-zA-Z0-9]*$', 'letters, digits, dashes, underscores and dots, not starting with a digit');
@@ -351,7 +352,8 @@ const runtimeSpec = obj(
     }),
     runAsUser: int64(
       'User ID the server container runs as. Built-in runtimes set a non-root user; set this when a custom image would otherwise run as root.',
-      { minimum: 1 },
+      // The API server takes user IDs up to 2^31 - 1 only.
+      { minimum: 1, maximum: 2147483647 },
     ),
     readinessProbe: probe('Readiness probe (core/v1 Probe). Fields set here replace the runtime default field by field; a handler (httpGet, grpc, tcpSocket, exec) replaces the default handler.'),
     livenessProbe: probe('Liveness probe (core/v1 Probe), merged over the runtime default like readinessProbe.'),

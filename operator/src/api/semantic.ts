@@ -2,6 +2,7 @@
 // their messages (CROSS_FIELD_RULES), so the API server and the operator say the same thing.
 // Input: an object that already passed schema validation.
 import { effectiveRollout, isZeroIntOrPercent } from './defaults.ts';
+import { kubernetesErrors } from './kubernetes-rules.ts';
 import { isCredentialScheme, parseModelUri, uriScheme, URI_SECRET_MESSAGE } from './model-uri.ts';
 import { CROSS_FIELD_RULES } from './schema.ts';
 import type { FieldError } from './errors.ts';
@@ -105,6 +106,8 @@ export function semanticErrors(md: ModelDeployment): FieldError[] {
   errors.push(...probeErrors('spec.runtime.readinessProbe', spec.runtime?.readinessProbe));
   errors.push(...probeErrors('spec.runtime.livenessProbe', spec.runtime?.livenessProbe));
   errors.push(...probeErrors('spec.runtime.startupProbe', spec.runtime?.startupProbe));
+  // What the API server would refuse in the children these fields are copied into.
+  errors.push(...kubernetesErrors(spec));
 
   if (ro?.maxSurge === undefined && isZeroIntOrPercent(ro?.maxUnavailable) && isZeroIntOrPercent(effectiveRollout(spec).maxSurge)) {
     errors.push({

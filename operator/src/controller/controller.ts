@@ -38,6 +38,8 @@ export interface ControllerOptions {
   concurrency: number;
   /** Every key is reconciled again this often, a safety net for anything a watch missed. */
   resyncMs?: number;
+  /** A watch with no byte for this long is reopened; default restListerWatcher's. */
+  watchInactivityTimeoutMs?: number;
 }
 
 function apiVersionOf(kind: ChildKind): string {
@@ -66,7 +68,13 @@ export class Controller {
 
   constructor(opts: ControllerOptions) {
     this.opts = opts;
-    const common = { rest: opts.rest, logger: opts.logger, namespaces: opts.namespaces };
+    const common = {
+      rest: opts.rest,
+      logger: opts.logger,
+      namespaces: opts.namespaces,
+      ...(opts.metrics ? { metrics: opts.metrics } : {}),
+      ...(opts.watchInactivityTimeoutMs !== undefined ? { inactivityTimeoutMs: opts.watchInactivityTimeoutMs } : {}),
+    };
     const byInstance = (o: KubeObject) => instanceKey(o);
     this.modelDeployments = new Informer<ModelDeployment & KubeObject>({ ...common, apiVersion: API_VERSION, kind: KIND });
     // Indexed by the uid of their controller, so a ModelDeployment finds every child it controls.
@@ -206,6 +214,8 @@ export class Controller {
       const informer = new Informer<KubeObject>({
         rest: this.opts.rest,
         logger: this.opts.logger,
+        ...(this.opts.metrics ? { metrics: this.opts.metrics } : {}),
+        ...(this.opts.watchInactivityTimeoutMs !== undefined ? { inactivityTimeoutMs: this.opts.watchInactivityTimeoutMs } : {}),
         apiVersion: apiVersionOf(c.kind),
         kind: c.kind,
         namespaces: [c.namespace],

@@ -25,6 +25,10 @@ export interface Metrics {
   activeWorkers: Gauge<'controller'>;
   restClientRequests: Counter<'code' | 'method' | 'host'>;
   leaderElectionMasterStatus: Gauge<'name'>;
+  /** Watch streams open now, by kind (ours: client-go has none; a soak counts leaks with it). */
+  watchesOpen: Gauge<'kind'>;
+  /** Watches that ended, by kind and why (closed, gone, silent, error, stopped). */
+  watchEnds: Counter<'kind' | 'reason'>;
   /** Registers a queue whose in-flight work feeds the unfinished/longest-running gauges. */
   trackInFlight(source: InFlightSource): () => void;
 }
@@ -119,6 +123,18 @@ export function createMetrics(registry: Registry, options: { defaultMetrics?: bo
       name: 'leader_election_master_status',
       help: 'Gauge of if the reporting system is master of the relevant lease, 0 indicates backup, 1 indicates master. \'name\' is the string used to identify the lease.',
       labelNames: ['name'],
+      registers,
+    }),
+    watchesOpen: new Gauge({
+      name: 'modelship_watches_open',
+      help: 'Watch streams open now, per kind.',
+      labelNames: ['kind'],
+      registers,
+    }),
+    watchEnds: new Counter({
+      name: 'modelship_watch_ends_total',
+      help: 'Watches that ended, per kind and reason: closed (by the server), gone (410, relisted), silent (inactivity timeout), error, stopped.',
+      labelNames: ['kind', 'reason'],
       registers,
     }),
     trackInFlight(source) {

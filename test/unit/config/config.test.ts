@@ -17,6 +17,7 @@ describe('parseConfig', () => {
       fetcherImage: undefined,
       clusterDomain: 'cluster.local',
       shutdownTimeoutSeconds: 30,
+      watchInactivityTimeoutSeconds: 150,
     });
   });
 
@@ -48,6 +49,8 @@ describe('parseConfig', () => {
     { name: 'fetcher image', argv: ['--model-fetcher-image=reg/fetch:1'], want: { fetcherImage: 'reg/fetch:1' } },
     { name: 'cluster domain trailing dot', argv: ['--cluster-domain=corp.local.'], want: { clusterDomain: 'corp.local' } },
     { name: 'shutdown timeout', argv: ['--shutdown-timeout-seconds=5'], want: { shutdownTimeoutSeconds: 5 } },
+    { name: 'watch inactivity timeout', argv: ['--watch-inactivity-timeout-seconds=10'], want: { watchInactivityTimeoutSeconds: 10 } },
+    { name: 'watch inactivity timeout from env', argv: [], env: { MODELSHIP_WATCH_INACTIVITY_TIMEOUT_SECONDS: '20' }, want: { watchInactivityTimeoutSeconds: 20 } },
     { name: '--version is left to main', argv: ['--version'], want: {} },
   ];
   for (const tc of accepted) {
@@ -74,6 +77,7 @@ describe('parseConfig', () => {
     { name: 'a flag without its value', argv: ['--concurrency'], flag: '--concurrency', mentions: ['needs a value'] },
     { name: 'a positional argument', argv: ['run'], flag: 'run', mentions: ['Unexpected argument'] },
     { name: 'a flag given twice', argv: ['--concurrency=2', '--concurrency=3'], flag: '--concurrency', mentions: ['once'] },
+    { name: 'a zero watch inactivity timeout', argv: ['--watch-inactivity-timeout-seconds=0'], flag: '--watch-inactivity-timeout-seconds', mentions: ['1 to 3600'] },
     { name: 'a zero shutdown timeout', argv: ['--shutdown-timeout-seconds=0'], flag: '--shutdown-timeout-seconds', mentions: ['1 to 3600'] },
     { name: 'a bad lease id', argv: ['--leader-election-id=Bad_Id'], flag: '--leader-election-id', mentions: ['object name'] },
   ];

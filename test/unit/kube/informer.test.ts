@@ -1,6 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { Registry } from 'prom-client';
 import { diffList, Informer, ReconnectBackoff } from '../../../operator/src/kube/informer.ts';
+import { createMetrics, type Metrics } from '../../../operator/src/observability/metrics.ts';
 import type { KubeList, KubeObject } from '../../../operator/src/kube/types.ts';
 import type { ListerWatcher, WatchEnd, WatchEvent } from '../../../operator/src/kube/watch.ts';
 import { settle } from '../support/fake-clock.ts';
@@ -50,7 +52,7 @@ class ScriptedLW {
   }
 }
 
-function setup(namespaces?: string[]): {
+function setup(namespaces?: string[], metrics?: Metrics): {
   lw: ScriptedLW;
   informer: Informer<Obj>;
   sleeps: number[];
@@ -65,6 +67,7 @@ function setup(namespaces?: string[]): {
     kind: 'Thing',
     namespaces,
     listerWatcher: (ns) => lw.for(ns),
+    ...(metrics ? { metrics } : {}),
     now: () => clock.t,
     // Sleeps take no wall time but yield to the event loop, as a real timer would.
     sleep: async (ms, signal) => {
@@ -178,6 +181,34 @@ describe('Informer', () => {
     await informer.stop();
   });
 
+  it('starts the backoff over when the watch that broke had run 5 s or delivered an event (cuts a minute apart stay at 0.8 s)', async () => {
+    const { lw, informer, sleeps, clock } = setup();
+    lw.lists.push({ items: [], resourceVersion: '10' });
+    informer.start();
+    await settle();
+    // Refused twice in a row: the backoff climbs.
+    lw.last().end({ kind: 'error', error: new Error('refused') });
+    await settle();
+    lw.last().end({ kind: 'error', error: new Error('refused') });
+    await settle();
+    // Then healthy watches, each cut after a minute, as a load balancer does.
+    for (let i = 0; i < 4; i++) {
+      clock.t += 60_000;
+      lw.last().end({ kind: i % 2 === 0 ? 'error' : 'silent', ...(i % 2 === 0 ? { error: new Error('terminated') } : {}) } as WatchEnd);
+      await settle();
+    }
+    // A watch cut after 4 s with nothing on it has not proved anything: the backoff climbs.
+    clock.t += 4_000;
+    lw.last().end({ kind: 'error', error: new Error('terminated') });
+    await settle();
+    // One that delivered an event had: it starts over, however short it was.
+    lw.last().send({ type: 'ADDED', object: obj('a', 'x', '11') });
+    lw.last().end({ kind: 'error', error: new Error('terminated') });
+    await settle();
+    assert.deepEqual(sleeps, [800, 1600, 800, 800, 800, 800, 1600, 800]);
+    await informer.stop();
+  });
+
   it('re-watches at once when the server ends a healthy watch, but backs off a watch that ends instantly', async () => {
     const { lw, informer, sleeps, clock } = setup();
     lw.lists.push({ items: [], resourceVersion: '10' });
@@ -253,6 +284,26 @@ describe('Informer', () => {
     assert.deepEqual(events, ['add x@1', 'add y@11']);
     assert.ok(informer.get('a', 'y'));
     await informer.stop();
+  });
+
+  it('counts open watches and why each ended on /metrics, so a leak or a relist shows', async () => {
+    const metrics = createMetrics(new Registry(), { defaultMetrics: false });
+    const { lw, informer } = setup(['a', 'b'], metrics);
+    const open = async () => (await metrics.watchesOpen.get()).values.find((v) => v.labels.kind === 'Thing')?.value;
+    const ends = async (reason: string) => (await metrics.watchEnds.get()).values.find((v) => v.labels.kind === 'Thing' && v.labels.reason === reason)?.value ?? 0;
+    lw.lists.push({ items: [], resourceVersion: '1' }, { items: [], resourceVersion: '1' }, { items: [], resourceVersion: '2' });
+    informer.start();
+    await settle();
+    assert.equal(await open(), 2, 'one watch per namespace');
+    lw.watches[0]?.end({ kind: 'gone' });
+    lw.watches[1]?.end({ kind: 'silent' });
+    await settle();
+    assert.equal(await ends('gone'), 1);
+    assert.equal(await ends('silent'), 1);
+    assert.equal(await open(), 2, 'both reopened');
+    await informer.stop();
+    assert.equal(await open(), 0, 'none left open after stop');
+    assert.equal(await ends('stopped'), 2);
   });
 
   it('stop() ends the loops and a pending waitForSync', async () => {
