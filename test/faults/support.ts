@@ -5,7 +5,6 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { KubeConfig } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 import { HttpKubeClient, type ApplyTarget } from '../../operator/src/kube/client.ts';
 import { RestClient } from '../../operator/src/kube/rest.ts';
@@ -22,9 +21,7 @@ const pkiDir = (): string => join(stateDir, 'pki');
 
 /** The admin's client, for the test's own reads and writes (fast: no kubectl process each time). */
 export function adminClient(): HttpKubeClient {
-  const kc = new KubeConfig();
-  kc.loadFromFile(cluster().kubeconfig);
-  return new HttpKubeClient(new RestClient(kc, { metrics: createMetrics(new Registry(), { defaultMetrics: false }) }));
+  return new HttpKubeClient(RestClient.forKubeconfig(cluster().kubeconfig, { metrics: createMetrics(new Registry(), { defaultMetrics: false }) }));
 }
 
 /** A kubeconfig for `user` (in system:masters) whose server is `server`. */
