@@ -42,7 +42,13 @@ export interface ListOptions {
   labelSelector?: string;
   fieldSelector?: string;
   signal?: AbortSignal;
+  /** Only the objects' metadata (PartialObjectMetadata, as controller-runtime's metadata client). */
+  metadataOnly?: boolean;
 }
+
+/** Accept headers that ask the API server for metadata only (meta.k8s.io/v1 PartialObjectMetadata). */
+export const METADATA_LIST_ACCEPT = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json';
+export const METADATA_ACCEPT = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json';
 
 /** What an object sent to the server must have: apiVersion, kind and metadata.name. */
 export interface ApplyTarget {
@@ -175,7 +181,7 @@ export async function listAll<T extends KubeObject>(rest: RestClient, apiVersion
     const page = await rest.request<{ metadata?: { resourceVersion?: string; continue?: string }; items?: T[] }>(
       'GET',
       resourcePath(apiVersion, kind, options.namespace),
-      { query: { limit: 500, continue: cont, labelSelector: options.labelSelector, fieldSelector: options.fieldSelector }, signal: options.signal },
+      { query: { limit: 500, continue: cont, labelSelector: options.labelSelector, fieldSelector: options.fieldSelector }, signal: options.signal, ...(options.metadataOnly ? { accept: METADATA_LIST_ACCEPT } : {}) },
     );
     for (const item of page.items ?? []) {
       // List items of built-in kinds come without apiVersion/kind.

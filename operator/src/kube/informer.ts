@@ -123,6 +123,8 @@ export interface InformerOptions<T> {
   namespaces?: readonly string[];
   labelSelector?: string;
   fieldSelector?: string;
+  /** List and watch only the objects' metadata (PartialObjectMetadata). */
+  metadataOnly?: boolean;
   /**
    * What the cache keeps of each object (controller-runtime's cache transform): gets the object as
    * decoded, returns what to store. Default: all but metadata.managedFields.
@@ -316,6 +318,7 @@ export class Informer<T extends KubeObject> {
       namespace: ns,
       labelSelector: this.options.labelSelector,
       fieldSelector: this.options.fieldSelector,
+      ...(this.options.metadataOnly ? { metadataOnly: true } : {}),
       ...(this.options.inactivityTimeoutMs !== undefined ? { inactivityTimeoutMs: this.options.inactivityTimeoutMs } : {}),
     });
   }

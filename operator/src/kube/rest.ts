@@ -20,6 +20,8 @@ export interface RequestOptions {
   signal?: AbortSignal;
   /** Milliseconds before the request is aborted; default 30 s. 0 disables (watches). */
   timeoutMs?: number;
+  /** The Accept header; default application/json. */
+  accept?: string;
 }
 
 export interface RestClientOptions {
@@ -90,7 +92,7 @@ export class RestClient {
   /** Sends a request and returns the raw response (any status). Counts it. */
   async send(method: Method, path: string, options: RequestOptions = {}): Promise<HttpResponse> {
     const url = this.url(path, options.query);
-    const headers: Record<string, string> = { Accept: 'application/json', 'User-Agent': this.userAgent };
+    const headers: Record<string, string> = { Accept: options.accept ?? 'application/json', 'User-Agent': this.userAgent };
     let body: string | undefined;
     if (options.body !== undefined) {
       headers['Content-Type'] = options.contentType ?? 'application/json';

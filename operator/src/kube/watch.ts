@@ -1,6 +1,6 @@
 // LIST and WATCH for one collection, as a ListerWatcher: the informer's only view of the server.
 import { KubeApiError } from './errors.ts';
-import { listAll } from './client.ts';
+import { listAll, METADATA_ACCEPT } from './client.ts';
 import { resourcePath } from './resources.ts';
 import { parseStatus, type RestClient } from './rest.ts';
 import type { KubeList, KubeObject, StatusBody } from './types.ts';
@@ -33,6 +33,8 @@ export interface RestListerWatcherOptions {
   namespace?: string;
   labelSelector?: string;
   fieldSelector?: string;
+  /** Only the objects' metadata (PartialObjectMetadata), for caches that need names and labels. */
+  metadataOnly?: boolean;
   /**
    * A watch with no bytes for this long is treated as dead. The server sends bookmarks about
    * once a minute to watches that allow them, so a quiet healthy watch stays under it.
@@ -51,7 +53,7 @@ export function restListerWatcher<T extends KubeObject>(rest: RestClient, option
   const path = resourcePath(options.apiVersion, options.kind, options.namespace);
   const withTypeMeta = (obj: T): T => (obj.apiVersion && obj.kind ? obj : { ...obj, apiVersion: options.apiVersion, kind: options.kind });
   return {
-    list: (signal) => listAll<T>(rest, options.apiVersion, options.kind, { namespace: options.namespace, labelSelector: options.labelSelector, fieldSelector: options.fieldSelector, signal }),
+    list: (signal) => listAll<T>(rest, options.apiVersion, options.kind, { namespace: options.namespace, labelSelector: options.labelSelector, fieldSelector: options.fieldSelector, signal, ...(options.metadataOnly ? { metadataOnly: true } : {}) }),
     async watch(resourceVersion, onEvent, signal) {
       const local = new AbortController();
       const onAbort = (): void => local.abort();
@@ -84,6 +86,7 @@ export function restListerWatcher<T extends KubeObject>(rest: RestClient, option
           },
           signal: local.signal,
           timeoutMs: 0,
+          ...(options.metadataOnly ? { accept: METADATA_ACCEPT } : {}),
         });
         if (response.status === 410) return { kind: 'gone' };
         if (response.status !== 200) {

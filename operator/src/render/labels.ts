@@ -12,6 +12,8 @@ export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY_VALUE = 'modelship';
 /** Label selector for everything the operator manages, for informers. */
 export const MANAGED_BY_SELECTOR = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`;
+/** Every object not labelled as ours (including those without the label). */
+export const NOT_MANAGED_BY_SELECTOR = `${MANAGED_BY_LABEL}!=${MANAGED_BY_VALUE}`;
 export const APP_NAME = 'model-server';
 export const MODEL_VERSION_LABEL = 'serving.modelship.dev/model-version';
 
