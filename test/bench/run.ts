@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import PQueue from 'p-queue';
+import { parse } from 'yaml';
 import { Registry } from 'prom-client';
 import type { ModelDeployment, ModelDeploymentStatus } from '../../operator/src/api/types.ts';
 import { validateModelDeployment } from '../../operator/src/api/validate.ts';
@@ -40,7 +41,7 @@ const { values } = parseArgs({
     count: { type: 'string', default: process.env.BENCH_COUNT ?? '200' },
     concurrency: { type: 'string', default: process.env.BENCH_CONCURRENCY ?? '8' },
     steady: { type: 'string', default: '30' },
-    /** Run the operator in a memory cgroup with this limit (e.g. 256Mi), as a container would. */
+    /** Run the operator in a memory cgroup with this limit (e.g. 256Mi, or `chart`: the chart's default limit), as a container would. */
     'memory-limit': { type: 'string' },
     /** Replicas of every model (0: no pods, for a 10,000-model run in well under an hour). */
     replicas: { type: 'string' },
@@ -57,6 +58,7 @@ const { values } = parseArgs({
   },
 });
 const N = Number(values.count);
+if (values['memory-limit'] === 'chart') values['memory-limit'] = chartMemoryLimit();
 const C = Number(values.concurrency);
 const STEADY_S = Number(values.steady);
 const NODE_OPTIONS = values['node-options'] ?? IMAGE_NODE_OPTIONS;
@@ -151,6 +153,14 @@ function parseQuantityBytes(q: string): number {
   const m = /^(\d+)(Ki|Mi|Gi)?$/.exec(q);
   if (!m) throw new Error(`--memory-limit ${q}: use a number with Ki, Mi or Gi`);
   return Number(m[1]) * ({ Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3 }[m[2] as 'Ki' | 'Mi' | 'Gi'] ?? 1);
+}
+
+/** The memory limit the chart gives the operator by default (values.yaml resources.limits.memory). */
+function chartMemoryLimit(): string {
+  const chartValues = parse(readFileSync(join(repoRoot, 'charts', 'modelship', 'values.yaml'), 'utf8')) as { resources?: { limits?: { memory?: string } } };
+  const limit = chartValues.resources?.limits?.memory;
+  if (!limit) throw new Error('--memory-limit chart: charts/modelship/values.yaml sets no resources.limits.memory');
+  return limit;
 }
 
 /** A memory cgroup (v1, as on this machine) for the operator, or undefined when none is asked for. */
