@@ -53,6 +53,8 @@ const { values } = parseArgs({
     'node-options': { type: 'string' },
     /** Rewrite this run's row of the README's table (test/bench/readme.ts). */
     readme: { type: 'boolean', default: false },
+    /** Another checkout whose compiled dist/main.js is measured instead (a before/after in one setup). */
+    operator: { type: 'string' },
     /** Skip the floor (when only the operator's figures are wanted). */
     'no-floor': { type: 'boolean', default: false },
   },
@@ -114,8 +116,9 @@ async function waitAll(what: string, count: () => Promise<number>, timeoutMs: nu
     }
     if (n >= N) break;
     if (Date.now() > deadline) throw new Error(`${what}: only ${n} of ${N} after ${timeoutMs / 1000} s`);
-    // Listing a thousand objects four times a second would load the API server more than the operator does.
-    await sleep(N > 200 ? 1000 : 250);
+    // Listing a thousand objects four times a second would load the API server more than the
+    // operator does: a list a second up to 1,000 objects, then one per N/1,000 seconds.
+    await sleep(N > 200 ? Math.max(1000, N) : 250);
   }
   process.stderr.write('\n');
   return series;
@@ -242,7 +245,7 @@ kubectl(['create', 'namespace', floorNs]);
 const cgroup = memoryCgroup(values['memory-limit'], run);
 say(`Benchmark: ${N} ModelDeployments${FIXED !== undefined ? ` of ${FIXED} replicas` : ''}, client concurrency ${C}, operator --concurrency ${C}${cgroup ? `, operator memory limit ${values['memory-limit']}` : ''}, NODE_OPTIONS="${NODE_OPTIONS}", on Kubernetes ${state.server}`);
 
-const results: Record<string, unknown> = { count: N, concurrency: C, replicas: FIXED ?? 'half 1, half autoscaled', memoryLimit: values['memory-limit'] ?? null, when: new Date().toISOString(), nodeOptions: NODE_OPTIONS };
+const results: Record<string, unknown> = { count: N, concurrency: C, replicas: FIXED ?? 'half 1, half autoscaled', memoryLimit: values['memory-limit'] ?? null, when: new Date().toISOString(), nodeOptions: NODE_OPTIONS, ...(values.operator ? { operator: values.operator } : {}) };
 let exitCode = 0;
 let op: OperatorProcess | undefined;
 try {
@@ -282,14 +285,15 @@ try {
   kubectl(['create', 'namespace', opNs]);
 
   // 2. The operator: what the container image runs (the compiled JavaScript, its NODE_OPTIONS).
-  execFileSync(process.execPath, [join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', join(repoRoot, 'tsconfig.build.json')], { stdio: 'inherit' });
+  const operatorRoot = values.operator ?? repoRoot;
+  execFileSync(process.execPath, [join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', join(operatorRoot, 'tsconfig.build.json')], { stdio: 'inherit' });
   const profileDir = values.profile;
   // The heap snapshot's directory must exist: Node exits on SIGUSR2 when it cannot write there.
   if (profileDir) mkdirSync(profileDir, { recursive: true });
   const start = () =>
     startOperator({
       name: 'bench',
-      entry: join(repoRoot, 'dist/main.js'),
+      entry: join(operatorRoot, 'dist/main.js'),
       nodeArgs: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, '--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${profileDir}`] : [],
       ...(cgroup ? { cgroup: cgroup.path } : {}),
       args: ['--leader-elect=false', `--concurrency=${C}`],
@@ -415,7 +419,8 @@ try {
   writeFileSync(jsonPath, `${JSON.stringify(results, null, 2)}\n`);
   writeFileSync(jsonPath.replace(/\.json$/, '.svg'), renderSvg(series, `${N} ModelDeployments: models Ready over time, and the operator's RSS and CPU`));
   say(`  results: ${jsonPath} (and .svg)`);
-  if (values.readme) {
+  if (values.readme && values.operator) say('  README.md: not rewritten (--operator measures another checkout)');
+  else if (values.readme) {
     const readmePath = join(repoRoot, 'README.md');
     writeFileSync(readmePath, updateReadme(readFileSync(readmePath, 'utf8'), results as unknown as BenchResult, machine()));
     say(`  README.md: the row for ${N} models rewritten`);
