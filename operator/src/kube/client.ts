@@ -46,6 +46,11 @@ export interface ListOptions {
   metadataOnly?: boolean;
 }
 
+export interface ListAllOptions<T> extends ListOptions {
+  /** Applied to each item as its page arrives: what is kept of it (a cache's transform). */
+  keep?: (item: T) => T;
+}
+
 /** Accept headers that ask the API server for metadata only (meta.k8s.io/v1 PartialObjectMetadata). */
 export const METADATA_LIST_ACCEPT = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json';
 export const METADATA_ACCEPT = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json';
@@ -173,7 +178,7 @@ export class HttpKubeClient implements KubeClient {
 }
 
 /** Lists every page (500 a page); all pages share the first page's resourceVersion. */
-export async function listAll<T extends KubeObject>(rest: RestClient, apiVersion: string, kind: string, options: ListOptions = {}): Promise<KubeList<T>> {
+export async function listAll<T extends KubeObject>(rest: RestClient, apiVersion: string, kind: string, options: ListAllOptions<T> = {}): Promise<KubeList<T>> {
   const items: T[] = [];
   let cont: string | undefined;
   let resourceVersion = '';
@@ -185,7 +190,8 @@ export async function listAll<T extends KubeObject>(rest: RestClient, apiVersion
     );
     for (const item of page.items ?? []) {
       // List items of built-in kinds come without apiVersion/kind.
-      items.push({ ...item, apiVersion: item.apiVersion ?? apiVersion, kind: item.kind ?? kind });
+      const typed = { ...item, apiVersion: item.apiVersion ?? apiVersion, kind: item.kind ?? kind };
+      items.push(options.keep ? options.keep(typed) : typed);
     }
     if (!cont) resourceVersion = page.metadata?.resourceVersion ?? '';
     cont = page.metadata?.continue || undefined;

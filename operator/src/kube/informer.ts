@@ -353,13 +353,14 @@ export class Informer<T extends KubeObject> {
       this.remove(objectKey(obj));
       this.emit((h) => h.delete?.(obj));
     }
+    // Items come transformed and frozen from a lister that applies `keep`; others are raw.
     for (const obj of added) {
-      const frozen = this.cacheable(obj);
+      const frozen = Object.isFrozen(obj) ? obj : this.cacheable(obj);
       this.put(objectKey(obj), frozen);
       this.emit((h) => h.add?.(frozen));
     }
     for (const { obj, old } of updated) {
-      const frozen = this.cacheable(obj);
+      const frozen = Object.isFrozen(obj) ? obj : this.cacheable(obj);
       this.put(objectKey(obj), frozen);
       this.emit((h) => h.update?.(frozen, old));
     }
@@ -401,7 +402,7 @@ export class Informer<T extends KubeObject> {
     while (!signal.aborted) {
       if (needList) {
         try {
-          const list = await lw.list(signal);
+          const list = await lw.list(signal, (o) => this.cacheable(o));
           if (signal.aborted) break;
           this.replace(ns, list.items);
           resourceVersion = list.resourceVersion;
