@@ -4,7 +4,7 @@
 // The load is 120 requests per second at 5 millicores each, shared by the ready pods (each requests
 // 1 CPU, target 70 %): 30 % of a pod at 2 replicas. Then ×9 for as long as it takes the autoscaler
 // to settle (8 replicas: 69 % each), then back to idle until it is down to its minimum again.
-import { KubeConfig, type V1Deployment, type V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
+import type { V1Deployment, V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
 import { execFileSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ModelDeployment } from '../operator/src/api/types.ts';
@@ -40,9 +40,7 @@ const COST = { cpuMillis: 5 };
 const TARGET_PERCENT = 70;
 
 export async function elasticityAct(o: ActOptions): Promise<ActResult> {
-  const kc = new KubeConfig();
-  kc.loadFromFile(o.kubeconfig);
-  const rest = new RestClient(kc, { userAgent: 'modelship-demo' });
+  const rest = RestClient.forKubeconfig(o.kubeconfig, { userAgent: 'modelship-demo' });
   const get = <T>(path: string) => rest.request<T>('GET', path).catch(() => undefined);
   const base = `/namespaces/${o.namespace}`;
   const scaleDown = { stabilizationWindowSeconds: o.scaleDownWindowSeconds, policies: [{ type: 'Percent', value: 100, periodSeconds: 15 }] };

@@ -16,7 +16,7 @@ async function run(config: Config, log: Logger): Promise<number> {
   let elector: LeaderElector | undefined;
   // With leader election, no write leaves this process unless it holds the lease (a fence checked
   // right before each request), so a replica that was frozen cannot write after a standby took over.
-  const rest = RestClient.fromDefault({
+  const rest = await RestClient.fromDefault({
     metrics,
     writeFence: () => {
       if (elector && !elector.holdsLease()) throw new NotLeaderError();

@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { kubeconfigFor } from '../cluster/cluster.ts';
 import { auditEvents, auditOffset, installCrd, useNamespace, WRITE_VERBS } from '../integration/harness.ts';
 import { startOperator, type OperatorProcess } from '../integration/operator.ts';
-import { adminClient, assertNoDuplicates, ChangeTracker, createFleet, figures, peakRssMiB, waitConverged, writesOf } from './support.ts';
+import { adminClient, assertNoDuplicates, ChangeTracker, createFleet, figures, peakRssMiB, waitAutoscalersActive, waitConverged, writesOf } from './support.ts';
 
 const KILLS = Number(process.env.MODELSHIP_FAULTS_KILLS ?? 20);
 const MODELS = 30;
@@ -65,6 +65,8 @@ describe('faults: operator crashes', () => {
     const converging = writesOf(user, mark);
     await assertNoDuplicates(client, ns);
 
+    // The autoscalers' first metrics are one status write each, wherever the last restart fell.
+    await waitAutoscalersActive(client, ns);
     await sleep(2000);
     const steady = auditOffset();
     await sleep(STEADY_S * 1000);

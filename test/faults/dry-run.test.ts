@@ -5,10 +5,9 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import fc from 'fast-check';
-import { KubeConfig, PatchStrategy } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 import { validateModelDeployment } from '../../operator/src/api/validate.ts';
-import { FIELD_MANAGER } from '../../operator/src/kube/client.ts';
+import { FIELD_MANAGER, PatchStrategy } from '../../operator/src/kube/client.ts';
 import { KubeApiError } from '../../operator/src/kube/errors.ts';
 import { resourcePath } from '../../operator/src/kube/resources.ts';
 import { RestClient } from '../../operator/src/kube/rest.ts';
@@ -30,9 +29,7 @@ describe('fuzzed ModelDeployments on the API server', () => {
 
   it(`renders children the API server accepts (server-side dry run) for ${SAMPLES} specs the operator accepts`, async (t) => {
     const ns = useNamespace(t, 'fuzz');
-    const kc = new KubeConfig();
-    kc.loadFromFile(cluster().kubeconfig);
-    const rest = new RestClient(kc, { metrics: createMetrics(new Registry(), { defaultMetrics: false }) });
+    const rest = RestClient.forKubeconfig(cluster().kubeconfig, { metrics: createMetrics(new Registry(), { defaultMetrics: false }) });
     const dryRun = async (obj: Child): Promise<void> => {
       await rest.request('PATCH', resourcePath(obj.apiVersion, obj.kind, ns, obj.metadata.name), {
         query: { fieldManager: FIELD_MANAGER, force: true, dryRun: 'All' },

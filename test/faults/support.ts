@@ -5,7 +5,6 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { KubeConfig } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 import { HttpKubeClient, type ApplyTarget } from '../../operator/src/kube/client.ts';
 import { RestClient } from '../../operator/src/kube/rest.ts';
@@ -13,7 +12,7 @@ import type { KubeObject } from '../../operator/src/kube/types.ts';
 import { createMetrics } from '../../operator/src/observability/metrics.ts';
 import { stateDir } from '../cluster/cluster.ts';
 import { clientCert, kubeconfigYaml } from '../cluster/pki.ts';
-import { auditEvents, cluster, WRITE_VERBS, type AuditMark } from '../integration/harness.ts';
+import { auditEvents, cluster, eventually, WRITE_VERBS, type AuditMark } from '../integration/harness.ts';
 import type { OperatorProcess } from '../integration/operator.ts';
 import { FaultProxy } from './fault-proxy.ts';
 import { Toxiproxy } from './toxiproxy.ts';
@@ -22,9 +21,7 @@ const pkiDir = (): string => join(stateDir, 'pki');
 
 /** The admin's client, for the test's own reads and writes (fast: no kubectl process each time). */
 export function adminClient(): HttpKubeClient {
-  const kc = new KubeConfig();
-  kc.loadFromFile(cluster().kubeconfig);
-  return new HttpKubeClient(new RestClient(kc, { metrics: createMetrics(new Registry(), { defaultMetrics: false }) }));
+  return new HttpKubeClient(RestClient.forKubeconfig(cluster().kubeconfig, { metrics: createMetrics(new Registry(), { defaultMetrics: false }) }));
 }
 
 /** A kubeconfig for `user` (in system:masters) whose server is `server`. */
@@ -78,6 +75,7 @@ export interface Md extends KubeObject {
     conditions?: Array<{ type: string; status: string; reason: string; message: string }>;
     model?: { uri?: string; version?: string };
     readyReplicas?: number;
+    autoscaling?: { conditions?: Array<{ type: string; status: string; reason?: string }> };
   };
 }
 
@@ -119,6 +117,18 @@ export async function listMds(client: HttpKubeClient, ns: string): Promise<Md[]>
   return (await client.list<Md>(API_VERSION, 'ModelDeployment', { namespace: ns })).items;
 }
 
+/**
+ * Waits until every autoscaled ModelDeployment's autoscaler has its first metrics: the HPA's
+ * ScalingActive turns True 15-60 s after the pods are Ready, and the status records that
+ * transition once (status.autoscaling). A zero-writes window starts after it.
+ */
+export async function waitAutoscalersActive(client: HttpKubeClient, ns: string, timeoutMs = 120_000): Promise<void> {
+  await eventually('every autoscaler to have its first metrics', async () => {
+    const waiting = (await listMds(client, ns)).filter((m) => m.spec?.autoscaling !== undefined && (m.status?.autoscaling === undefined || m.status.autoscaling.conditions?.some((c) => c.type === 'ScalingActive')));
+    return waiting.length === 0;
+  }, timeoutMs, 1000);
+}
+
 /** Converged to the change: Ready for the current generation, serving the version asked for. */
 export function convergedTo(m: Md, version: string | undefined): boolean {
   const ready = m.status?.conditions?.find((c) => c.type === 'Ready');
@@ -146,11 +156,15 @@ export async function waitConverged(client: HttpKubeClient, ns: string, want: Re
     });
     if (behind.length === 0) return (performance.now() - start) / 1000;
     if (Date.now() > deadline) {
-      const sample = behind.slice(0, 5).map(([name, version]) => {
+      const sample = await Promise.all(behind.slice(0, 5).map(async ([name, version]) => {
         const m = byName.get(name);
         const ready = m?.status?.conditions?.find((c) => c.type === 'Ready');
-        return `${name} (want ${version}, serves ${m?.status?.model?.version}, generation ${m?.metadata?.generation} observed ${m?.status?.observedGeneration}, Ready ${ready?.status} ${ready?.reason}: ${ready?.message})`;
-      });
+        // The Deployment as the API server has it, to tell a stale cache of the operator from a
+        // cluster that has not finished.
+        const d = await client.get<Owned & { metadata: { generation?: number }; status?: Record<string, unknown> }>({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: ns, name }).catch(() => undefined);
+        const live = d ? `; live Deployment: generation ${d.metadata.generation}, spec.replicas ${d.spec?.replicas}, status ${JSON.stringify({ ...d.status, conditions: undefined })}` : '';
+        return `${name} (want ${version}, serves ${m?.status?.model?.version}, generation ${m?.metadata?.generation} observed ${m?.status?.observedGeneration}, Ready ${ready?.status} ${ready?.reason}: ${ready?.message}${live})`;
+      }));
       throw new Error(`${behind.length} of ${want.size} ModelDeployments did not converge within ${timeoutMs / 1000} s: ${sample.join('; ')}`);
     }
     await sleep(want.size > 100 ? 1000 : 300);

@@ -35,6 +35,10 @@ export interface OperatorOptions {
   waitReady?: boolean;
   /** The script to run; default operator/src/main.ts (dist/main.js runs what the image runs). */
   entry?: string;
+  /** Flags for node itself (--cpu-prof, --max-old-space-size=...). */
+  nodeArgs?: string[];
+  /** A cgroup (v1) directory to run the operator in, like a container's memory limit. */
+  cgroup?: string;
 }
 
 /** The default identity: its own user, so the audit log can tell its writes apart. */
@@ -49,9 +53,13 @@ export async function startOperator(opts: OperatorOptions = {}): Promise<Operato
   mkdirSync(logDir, { recursive: true });
   const logFile = join(logDir, `${name}-${Date.now()}.log`);
   const log = createWriteStream(logFile);
+  // In a cgroup: a shell puts itself in it, then becomes node (exec), so the limit is the operator's.
+  const [command, prefix] = opts.cgroup ? ['/bin/sh', ['-c', `echo $$ > '${opts.cgroup}/cgroup.procs' && exec "$0" "$@"`, process.execPath]] : [process.execPath, []];
   const child = spawn(
-    process.execPath,
+    command,
     [
+      ...prefix,
+      ...(opts.nodeArgs ?? []),
       opts.entry ?? join(repoRoot, 'operator/src/main.ts'),
       `--health-probe-bind-address=127.0.0.1:${healthPort}`,
       `--metrics-bind-address=127.0.0.1:${metricsPort}`,

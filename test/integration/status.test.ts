@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
 import { applyMd, cond, getMd, md, operatorWrites, waitReady, type MdObj } from './controller-suite.ts';
-import { auditOffset, bin, cluster, eventually, getJson, installCrd, kubectl, useNamespace } from './harness.ts';
+import { auditEvents, auditOffset, bin, cluster, eventually, getJson, installCrd, kubectl, useNamespace } from './harness.ts';
 import { kstatusNow, watchKstatus } from './kstatus.ts';
 import { OPERATOR_USER, startOperator, type OperatorProcess } from './operator.ts';
 
@@ -169,6 +169,17 @@ describe('the status tells the truth', () => {
     t.diagnostic(`converged ${((Date.now() - gone) / 1000).toFixed(1)} s after the conflicting objects were deleted`);
   });
 
+  it('creates the children of a new model without reading each from the API server first (its names cache says they are free)', async (t) => {
+    const ns = useNamespace(t, 'free');
+    const mark = auditOffset();
+    applyMd(ns, md('fresh', { autoscaling: { minReplicas: 2, maxReplicas: 3, targetCPUUtilizationPercentage: 70 } }));
+    await waitReady(ns, 'fresh', 60_000);
+    const children = new Set(['deployments', 'services', 'horizontalpodautoscalers', 'poddisruptionbudgets']);
+    const mine = auditEvents(mark, auditOffset()).filter((e) => e.user.username === OPERATOR_USER && e.objectRef?.namespace === ns && children.has(e.objectRef.resource ?? ''));
+    assert.deepEqual([...new Set(mine.filter((e) => e.verb === 'patch').map((e) => e.objectRef?.resource))].sort(), [...children].sort(), 'the window holds the operator\'s applies of every child');
+    assert.deepEqual(mine.filter((e) => e.verb === 'get').map((e) => e.requestURI), [], 'no child was read by name before it was created');
+  });
+
   it('keeps the Deployment at its size while the HPA takes over from fixed replicas, and sets the size at once on the way back', async (t) => {
     const ns = useNamespace(t, 'size');
     applyMd(ns, md('sized', { replicas: 3 }));
@@ -212,15 +223,37 @@ describe('the status tells the truth', () => {
 
   it('reports a child the API server refuses for good as ApplyRefused, Stalled, without retrying', async (t) => {
     const ns = useNamespace(t, 'refused');
+    // A rule of this cluster that neither the CRD nor the operator can know: an admission policy
+    // (reason Invalid: 422) refuses the model's Deployment.
+    const policy = `modelship-test-${ns}`;
+    kubectl(['apply', '-f', '-'], { input: stringify({
+      apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingAdmissionPolicy', metadata: { name: policy },
+      spec: {
+        failurePolicy: 'Fail',
+        matchConstraints: { resourceRules: [{ apiGroups: ['apps'], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['deployments'] }] },
+        validations: [{ expression: "object.metadata.name != 'refused'", message: 'this cluster refuses Deployments named refused', reason: 'Invalid' }],
+      },
+    }) + '---\n' + stringify({
+      apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingAdmissionPolicyBinding', metadata: { name: policy },
+      spec: { policyName: policy, validationActions: ['Deny'], matchResources: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } } } },
+    }) });
+    t.after(() => kubectl(['delete', 'validatingadmissionpolicybinding,validatingadmissionpolicy', policy, '--ignore-not-found']));
+    await eventually('the admission policy to be in force', () => {
+      try {
+        kubectl(['create', 'deployment', 'refused', '-n', ns, '--image=registry.example.com/x:1', '--dry-run=server']);
+        return false;
+      } catch (err) {
+        return /this cluster refuses/.test(String(err));
+      }
+    });
     const mark = auditOffset();
-    // The CRD accepts this toleration; the Deployment's own validation does not.
-    applyMd(ns, md('refused', { replicas: 1, scheduling: { tolerations: [{ key: 'gpu', operator: 'Exists', value: 'present' }] } }));
+    applyMd(ns, md('refused', { replicas: 1 }));
     const m = await eventually('ApplyRefused', () => {
       const x = getMd(ns, 'refused');
       return cond(x, 'Ready')?.reason === 'ApplyRefused' ? x : undefined;
     });
     assert.equal(cond(m, 'Stalled')?.status, 'True');
-    assert.match(cond(m, 'Stalled')?.message ?? '', /Applying Deployment refused failed: .*value must be empty when `operator` is 'Exists'/);
+    assert.match(cond(m, 'Stalled')?.message ?? '', /Applying Deployment refused failed: .*this cluster refuses Deployments named refused/);
     assert.equal(kstatusNow(ns, 'refused').status, 'Failed');
     await sleep(10_000);
     const attempts = operatorWrites(OPERATOR_USER, mark, (e) => e.objectRef?.resource === 'deployments' && e.objectRef.namespace === ns, auditOffset());

@@ -7,7 +7,6 @@
 //   await traffic.setLoad(100);                 // a constant load, applied at once
 //   traffic.play(profiles.spike({ ... }));      // or a scripted profile
 //   await traffic.stop();
-import { KubeConfig } from '@kubernetes/client-node';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { V1Pod } from '@kubernetes/client-node';
 import { isNotFound } from '../../operator/src/kube/errors.ts';
@@ -63,9 +62,7 @@ function isReady(pod: V1Pod): boolean {
 }
 
 export function startTraffic(opts: TrafficOptions): Traffic {
-  const kc = new KubeConfig();
-  kc.loadFromFile(opts.kubeconfig);
-  const rest = new RestClient(kc, { userAgent: 'modelship-traffic' });
+  const rest = RestClient.forKubeconfig(opts.kubeconfig, { userAgent: 'modelship-traffic' });
   const interval = opts.intervalMs ?? 3000;
   const random = seededRandom(opts.seed ?? 1);
   const ticks: Tick[] = [];

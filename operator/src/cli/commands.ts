@@ -1,8 +1,8 @@
 // The `modelship` command line: argument parsing and the three commands, on injected input and
 // output so that tests run it in-process. main.ts wires it to the process.
 import { parseArgs } from 'node:util';
-import { KubeConfig } from '@kubernetes/client-node';
 import { ConfigError, parseConfig, VERSION } from '../config.ts';
+import { KubeconfigError } from '../kube/connection.ts';
 import { RestClient } from '../kube/rest.ts';
 import { renderConfigFrom } from '../render/config.ts';
 import { readSources } from './documents.ts';
@@ -17,7 +17,7 @@ export interface CliIo {
   env: Record<string, string | undefined>;
   now(): Date;
   /** The API server and the namespace of the kubeconfig's context, for explain. */
-  connect(opts: { kubeconfig?: string; context?: string }): { rest: RestClient; namespace: string };
+  connect(opts: { kubeconfig?: string; context?: string }): Promise<{ rest: RestClient; namespace: string }>;
 }
 
 export const USAGE = `Usage: modelship COMMAND [flags]
@@ -138,7 +138,7 @@ async function explain(argv: string[], io: CliIo): Promise<number> {
   const all = values['all-namespaces'] === true;
   if (all && values.namespace !== undefined) throw new UsageError('Give either --namespace or --all-namespaces, not both.');
   try {
-    const { rest, namespace: contextNamespace } = io.connect({
+    const { rest, namespace: contextNamespace } = await io.connect({
       ...(values.kubeconfig !== undefined ? { kubeconfig: values.kubeconfig } : {}),
       ...(values.context !== undefined ? { context: values.context } : {}),
     });
@@ -190,14 +190,13 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 }
 
 /** The kubeconfig as kubectl reads it: --kubeconfig, else KUBECONFIG or ~/.kube/config, else in-cluster. */
-export function connect(opts: { kubeconfig?: string; context?: string }): { rest: RestClient; namespace: string } {
-  const kc = new KubeConfig();
-  if (opts.kubeconfig !== undefined) kc.loadFromFile(opts.kubeconfig);
-  else kc.loadFromDefault();
-  if (opts.context !== undefined) {
-    if (kc.getContextObject(opts.context) === null) throw new UsageError(`The kubeconfig has no context named ${opts.context}.`);
-    kc.setCurrentContext(opts.context);
+export async function connect(opts: { kubeconfig?: string; context?: string }): Promise<{ rest: RestClient; namespace: string }> {
+  let rest: RestClient;
+  try {
+    rest = await RestClient.fromDefault({ userAgent: `modelship-cli/${VERSION}`, ...(opts.kubeconfig !== undefined ? { kubeconfig: opts.kubeconfig } : {}), ...(opts.context !== undefined ? { context: opts.context } : {}) });
+  } catch (err) {
+    if (err instanceof KubeconfigError) throw new UsageError(err.message.replace(/^(.*) has no context named (.*)$/, 'The kubeconfig has no context named $2.'));
+    throw err;
   }
-  const namespace = kc.getContextObject(kc.getCurrentContext())?.namespace || 'default';
-  return { rest: new RestClient(kc, { userAgent: `modelship-cli/${VERSION}` }), namespace };
+  return { rest, namespace: rest.namespace || 'default' };
 }

@@ -8,6 +8,7 @@ import { isNotFound } from '../kube/errors.ts';
 import { resourcePath } from '../kube/resources.ts';
 import type { RestClient } from '../kube/rest.ts';
 import { WHAT_TO_DO, type Reason } from '../status/reasons.ts';
+import { compareStrings } from '../order.ts';
 
 /** Diagnoses only explain makes: the operator has not written what the status would say. */
 export const ExplainReason = {
@@ -129,6 +130,6 @@ export async function listModelDeployments(rest: RestClient, namespace: string |
     throw new ExplainError(`Listing the ModelDeployments at ${rest.server} failed: ${(err as Error).message}${cause ? ` (${cause})` : ''}`);
   }
   return (list.items ?? []).sort((a, b) =>
-    `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`),
+    compareStrings(`${a.metadata.namespace}/${a.metadata.name}`, `${b.metadata.namespace}/${b.metadata.name}`),
   );
 }

@@ -15,7 +15,7 @@ import { controllerOf, objectKey, type KubeObject } from '../kube/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { RenderConfig } from '../render/config.ts';
-import { INSTANCE_LABEL, MANAGED_BY_SELECTOR } from '../render/labels.ts';
+import { INSTANCE_LABEL, MANAGED_BY_SELECTOR, NOT_MANAGED_BY_SELECTOR } from '../render/labels.ts';
 import { podForCache, podProblem, replicaSetForCache } from '../status/diagnose.ts';
 import { CHILD_KINDS, reconcile, type ChildKind, type ConflictRef, type HTTPRoute, type ReconcileDeps } from './reconcile.ts';
 import { ABORT_ANNOTATION, PROMOTE_ANNOTATION } from './rollout.ts';
@@ -42,6 +42,12 @@ export interface ControllerOptions {
   watchInactivityTimeoutMs?: number;
 }
 
+/** What the names cache keeps of a foreign object: its key, nothing it could leak or grow with. */
+function nameOnly(obj: KubeObject): KubeObject {
+  const m = obj.metadata ?? {};
+  return { apiVersion: obj.apiVersion, kind: obj.kind, metadata: { name: m.name, namespace: m.namespace, uid: m.uid, resourceVersion: m.resourceVersion } } as KubeObject;
+}
+
 function apiVersionOf(kind: ChildKind): string {
   return CHILD_KINDS.find((c) => c.kind === kind)!.apiVersion;
 }
@@ -63,8 +69,14 @@ export class Controller {
   private resyncTimer: NodeJS.Timeout | undefined;
   /** Only the leader reconciles; a standby keeps its caches warm and enqueues nothing. */
   private leading = false;
-  /** Watches on foreign objects that block a ModelDeployment, by "kind/namespace/name". */
-  private readonly conflictWatches = new Map<string, { owner: string; informer: Informer<KubeObject> }>();
+  /**
+   * Metadata only (name, namespace) of every object of a child kind that is not labelled as ours:
+   * a name missing here and from the child cache is free, so a new model's children are created
+   * without reading each from the API server first.
+   */
+  readonly names: Record<ChildKind, Informer<KubeObject>>;
+  /** The ModelDeployment each foreign object blocks, by "kind/namespace/name". */
+  private readonly conflictOwners = new Map<string, string>();
 
   constructor(opts: ControllerOptions) {
     this.opts = opts;
@@ -80,6 +92,9 @@ export class Controller {
     // Indexed by the uid of their controller, so a ModelDeployment finds every child it controls.
     this.children = Object.fromEntries(
       CHILD_KINDS.map(({ kind, apiVersion }) => [kind, new Informer<KubeObject>({ ...common, apiVersion, kind, labelSelector: MANAGED_BY_SELECTOR, index: (o) => controllerOf(o)?.uid })]),
+    ) as Record<ChildKind, Informer<KubeObject>>;
+    this.names = Object.fromEntries(
+      CHILD_KINDS.map(({ kind, apiVersion }) => [kind, new Informer<KubeObject>({ ...common, apiVersion, kind, labelSelector: NOT_MANAGED_BY_SELECTOR, metadataOnly: true, transform: nameOnly })]),
     ) as Record<ChildKind, Informer<KubeObject>>;
     // Only what the diagnosis reads is cached of these (status/diagnose.ts).
     this.replicaSets = new Informer<V1ReplicaSet & KubeObject>({
@@ -98,6 +113,7 @@ export class Controller {
       ownedChildren: (kind, uid) => this.children[kind].byIndex(uid) as KubernetesObject[],
       replicaSetsOf: (ns, name) => this.replicaSets.byIndex(`${ns}/${name}`),
       podsOf: (ns, name) => this.pods.byIndex(`${ns}/${name}`),
+      nameTaken: (kind, ns, name) => this.names[kind].get(ns, name) !== undefined,
       readChild: (kind, namespace, name, signal) => client.get({ apiVersion: apiVersionOf(kind), kind, namespace, name }, { signal }) as Promise<KubernetesObject | undefined>,
       readReplicaSet: (namespace, name, signal) => client.get<V1ReplicaSet & KubeObject>({ apiVersion: 'apps/v1', kind: 'ReplicaSet', namespace, name }, { signal }),
       readRoute: (namespace, name, signal) => client.get<HTTPRoute & KubeObject>({ apiVersion: HTTPROUTE_API_VERSION, kind: 'HTTPRoute', namespace, name }, { signal }),
@@ -169,8 +185,10 @@ export class Controller {
         this.enqueue(`${child.metadata.namespace}/${owner.name}`);
       }
     };
-    for (const informer of Object.values(this.children)) {
-      informer.on({ add: enqueueOwner, update: (obj) => enqueueOwner(obj), delete: enqueueOwner });
+    for (const { kind } of CHILD_KINDS) {
+      const blocked = (obj: KubeObject): void => this.enqueueBlocked(kind, obj);
+      this.children[kind].on({ add: (obj) => (enqueueOwner(obj), blocked(obj)), update: (obj) => (enqueueOwner(obj), blocked(obj)), delete: (obj) => (enqueueOwner(obj), blocked(obj)) });
+      this.names[kind].on({ add: blocked, update: blocked, delete: blocked });
     }
     // A pod matters only when what keeps it from serving changes (the diagnosis); its readiness
     // reaches us through the Deployment's status anyway.
@@ -196,41 +214,23 @@ export class Controller {
   }
 
   /**
-   * Keeps one watch on each foreign object that blocks `owner` (fieldSelector on its name), and
-   * stops the ones that no longer do. The label-filtered child informers cannot see such an object,
-   * so without this the ModelDeployment would wait for the periodic resync once it goes away.
+   * Remembers which foreign objects block `owner`, so that a change to one of them (deleted,
+   * relabelled, adopted by hand) enqueues it at once instead of at the periodic resync. The names
+   * cache sees the unlabelled ones, the child caches the labelled ones another owner controls.
    */
   private watchConflicts(owner: string, conflicts: readonly ConflictRef[]): void {
-    const wanted = new Set(conflicts.map((c) => `${c.kind}/${c.namespace}/${c.name}`));
-    for (const [id, w] of this.conflictWatches) {
-      if (w.owner === owner && !wanted.has(id)) {
-        this.conflictWatches.delete(id);
-        void w.informer.stop();
-      }
-    }
-    for (const c of conflicts) {
-      const id = `${c.kind}/${c.namespace}/${c.name}`;
-      if (this.conflictWatches.has(id)) continue;
-      const informer = new Informer<KubeObject>({
-        rest: this.opts.rest,
-        logger: this.opts.logger,
-        ...(this.opts.metrics ? { metrics: this.opts.metrics } : {}),
-        ...(this.opts.watchInactivityTimeoutMs !== undefined ? { inactivityTimeoutMs: this.opts.watchInactivityTimeoutMs } : {}),
-        apiVersion: apiVersionOf(c.kind),
-        kind: c.kind,
-        namespaces: [c.namespace],
-        fieldSelector: `metadata.name=${c.name}`,
-      });
-      // Any change may resolve the conflict (deleted, or adopted by hand); the reconcile decides.
-      informer.on({ update: () => this.enqueue(owner), delete: () => this.enqueue(owner) });
-      this.conflictWatches.set(id, { owner, informer });
-      informer.start();
-      this.opts.logger.debug('Watching a conflicting object', { kind: c.kind, namespace: c.namespace, name: c.name, owner });
-    }
+    for (const [id, o] of this.conflictOwners) if (o === owner) this.conflictOwners.delete(id);
+    for (const c of conflicts) this.conflictOwners.set(`${c.kind}/${c.namespace}/${c.name}`, owner);
+  }
+
+  private enqueueBlocked(kind: string, obj: KubeObject): void {
+    if (this.conflictOwners.size === 0) return;
+    const owner = this.conflictOwners.get(`${kind}/${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`);
+    if (owner !== undefined) this.enqueue(owner);
   }
 
   private informers(): Array<Pick<Informer<KubeObject>, 'start' | 'stop' | 'hasSynced' | 'waitForSync'>> {
-    return [this.modelDeployments, ...Object.values(this.children), this.replicaSets, this.pods];
+    return [this.modelDeployments, ...Object.values(this.children), ...Object.values(this.names), this.replicaSets, this.pods];
   }
 
   /** Starts the watches (every replica does, so a standby is ready to take over at once). */
@@ -259,18 +259,12 @@ export class Controller {
     this.resyncTimer.unref();
   }
 
-  private async stopConflictWatches(): Promise<void> {
-    const all = [...this.conflictWatches.values()];
-    this.conflictWatches.clear();
-    await Promise.all(all.map((w) => w.informer.stop()));
-  }
-
   /** Stops taking keys, lets in-flight reconciles finish (bounded), and stops the watches. */
   async stop(timeoutMs: number): Promise<void> {
     this.leading = false;
     if (this.resyncTimer) clearInterval(this.resyncTimer);
     await this.queue.shutdown(timeoutMs);
-    await this.stopConflictWatches();
+    this.conflictOwners.clear();
     await Promise.all(this.informers().map((i) => i.stop()));
   }
 
@@ -282,6 +276,6 @@ export class Controller {
     this.leading = false;
     if (this.resyncTimer) clearInterval(this.resyncTimer);
     await this.queue.shutdown(0);
-    await this.stopConflictWatches();
+    this.conflictOwners.clear();
   }
 }

@@ -2,6 +2,7 @@
 // whose an object is, whether an error will fix itself, when the size must be handed to the HPA.
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { isNamespaceTerminating, KubeApiError, NotLeaderError } from '../kube/errors.ts';
+import { compareStrings } from '../order.ts';
 
 /** Whose a child of the right name is, as far as this ModelDeployment is concerned. */
 export type Ownership =
@@ -22,7 +23,7 @@ function madeBy(obj: KubernetesObject): string {
   if (owner) return `controlled by ${owner.kind} ${owner.name}`;
   const managers = (obj.metadata?.managedFields ?? []) as Managed[];
   // The object's own writers, not the controllers that only write its status.
-  const first = managers.filter((m) => m.manager && !m.subresource).sort((a, b) => (a.time ?? '').localeCompare(b.time ?? ''))[0];
+  const first = managers.filter((m) => m.manager && !m.subresource).sort((a, b) => compareStrings(a.time ?? '', b.time ?? ''))[0];
   return first?.manager ? `made by ${first.manager}` : 'not controlled by any ModelDeployment';
 }
 

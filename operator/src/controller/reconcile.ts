@@ -45,6 +45,12 @@ export interface ReconcileDeps {
   /** The model's ReplicaSets and pods from the cache, for the diagnosis. */
   replicaSetsOf(namespace: string, name: string): readonly V1ReplicaSet[];
   podsOf(namespace: string, name: string): readonly V1Pod[];
+  /**
+   * Whether an object of this kind and name exists that the label-filtered cache does not hold (a
+   * metadata-only cache of every object not labelled as ours): only then is it read from the API
+   * server before the child is first created.
+   */
+  nameTaken(kind: ChildKind, namespace: string, name: string): boolean;
   /** A child read from the API server: what the label-filtered cache cannot see. */
   readChild(kind: ChildKind, namespace: string, name: string, signal: AbortSignal): Promise<KubernetesObject | undefined>;
   /** A ReplicaSet read from the API server, with its whole pod template (the cache keeps none). */
@@ -112,7 +118,7 @@ export function childKey(kind: string, name: string): string {
 export interface Pass {
   readonly namespace: string;
   readonly name: string;
-  /** A copy of the cached object: NEVER mutate the cache. */
+  /** The cached object, frozen: read it, never write to it. */
   readonly md: ModelDeployment;
   readonly uid: string;
   readonly generation: number;
@@ -193,15 +199,16 @@ const planRollout: Step = async (deps, pass) => {
 
 /**
  * Sets ChildConflict (Stalled=True) when an object of a wanted child's name exists and this
- * ModelDeployment does not control it. The label-filtered cache cannot see an unlabelled object,
- * so a child missing from the cache is read from the API server before it is first created.
+ * ModelDeployment does not control it. The label-filtered cache cannot see an unlabelled object:
+ * when the metadata cache of unlabelled objects holds the name, it is read from the API server
+ * before the child is first created (a new model's children cost no read at all).
  */
 const ownership: Step = async (deps, pass) => {
   await Promise.all(
     pass.wanted.map(async (w) => {
       const kind = w.kind as ChildKind;
       let have = deps.getChild(kind, pass.namespace, w.name);
-      if (!have) have = await deps.readChild(kind, pass.namespace, w.name, pass.signal);
+      if (!have && deps.nameTaken(kind, pass.namespace, w.name)) have = await deps.readChild(kind, pass.namespace, w.name, pass.signal);
       const owner = ownershipOf(have, pass.uid, kind);
       if (owner.kind === 'foreign') pass.conflicts.push({ kind, namespace: pass.namespace, name: w.name, message: owner.message });
       else if (have) pass.observed.set(childKey(kind, w.name), have);
@@ -302,7 +309,9 @@ export async function reconcile(deps: ReconcileDeps, key: string, signal: AbortS
   const cached = deps.getModelDeployment(namespace, name);
   // Deleted: the garbage collector removes the children through their ownerReferences.
   if (!cached || cached.metadata?.deletionTimestamp) return { conflicts: [] };
-  const md = structuredClone(cached);
+  // The cached object itself: the cache deep-freezes what it hands out, so nothing here can change
+  // it (a write to it throws), and no copy is made per pass.
+  const md = cached;
   const pass: Pass = {
     namespace,
     name,

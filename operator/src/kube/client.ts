@@ -1,12 +1,18 @@
 // KubeClient: the small interface the controller writes through. HttpKubeClient talks to the
 // API server; test/unit/support/fake-kube.ts is an in-memory stand-in for this interface.
-import { PatchStrategy } from '@kubernetes/client-node';
 import { isNotFound } from './errors.ts';
 import { resourcePath } from './resources.ts';
 import type { RestClient } from './rest.ts';
 import type { KubeList, KubeObject, ObjectRef } from './types.ts';
 
 export const FIELD_MANAGER = 'modelship';
+
+/** The patch content types the API server takes. */
+export const PatchStrategy = {
+  ServerSideApply: 'application/apply-patch+yaml',
+  MergePatch: 'application/merge-patch+json',
+  JsonPatch: 'application/json-patch+json',
+} as const;
 
 export interface ApplyOptions {
   /** Default "modelship". */
@@ -36,7 +42,18 @@ export interface ListOptions {
   labelSelector?: string;
   fieldSelector?: string;
   signal?: AbortSignal;
+  /** Only the objects' metadata (PartialObjectMetadata, as controller-runtime's metadata client). */
+  metadataOnly?: boolean;
 }
+
+export interface ListAllOptions<T> extends ListOptions {
+  /** Applied to each item as its page arrives: what is kept of it (a cache's transform). */
+  keep?: (item: T) => T;
+}
+
+/** Accept headers that ask the API server for metadata only (meta.k8s.io/v1 PartialObjectMetadata). */
+export const METADATA_LIST_ACCEPT = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json';
+export const METADATA_ACCEPT = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json';
 
 /** What an object sent to the server must have: apiVersion, kind and metadata.name. */
 export interface ApplyTarget {
@@ -161,7 +178,7 @@ export class HttpKubeClient implements KubeClient {
 }
 
 /** Lists every page (500 a page); all pages share the first page's resourceVersion. */
-export async function listAll<T extends KubeObject>(rest: RestClient, apiVersion: string, kind: string, options: ListOptions = {}): Promise<KubeList<T>> {
+export async function listAll<T extends KubeObject>(rest: RestClient, apiVersion: string, kind: string, options: ListAllOptions<T> = {}): Promise<KubeList<T>> {
   const items: T[] = [];
   let cont: string | undefined;
   let resourceVersion = '';
@@ -169,11 +186,12 @@ export async function listAll<T extends KubeObject>(rest: RestClient, apiVersion
     const page = await rest.request<{ metadata?: { resourceVersion?: string; continue?: string }; items?: T[] }>(
       'GET',
       resourcePath(apiVersion, kind, options.namespace),
-      { query: { limit: 500, continue: cont, labelSelector: options.labelSelector, fieldSelector: options.fieldSelector }, signal: options.signal },
+      { query: { limit: 500, continue: cont, labelSelector: options.labelSelector, fieldSelector: options.fieldSelector }, signal: options.signal, ...(options.metadataOnly ? { accept: METADATA_LIST_ACCEPT } : {}) },
     );
     for (const item of page.items ?? []) {
       // List items of built-in kinds come without apiVersion/kind.
-      items.push({ ...item, apiVersion: item.apiVersion ?? apiVersion, kind: item.kind ?? kind });
+      const typed = { ...item, apiVersion: item.apiVersion ?? apiVersion, kind: item.kind ?? kind };
+      items.push(options.keep ? options.keep(typed) : typed);
     }
     if (!cont) resourceVersion = page.metadata?.resourceVersion ?? '';
     cont = page.metadata?.continue || undefined;

@@ -123,6 +123,8 @@ export interface InformerOptions<T> {
   namespaces?: readonly string[];
   labelSelector?: string;
   fieldSelector?: string;
+  /** List and watch only the objects' metadata (PartialObjectMetadata). */
+  metadataOnly?: boolean;
   /**
    * What the cache keeps of each object (controller-runtime's cache transform): gets the object as
    * decoded, returns what to store. Default: all but metadata.managedFields.
@@ -243,7 +245,9 @@ export class Informer<T extends KubeObject> {
     if (uid && this.goneUids.has(uid)) return;
     if (this.goneUids.size > 1000) for (const [u, at] of this.goneUids) if (this.now() - at > ASSUME_TTL_MS) this.goneUids.delete(u);
     const key = objectKey(obj);
-    this.assumed.set(key, { obj: this.cacheable(structuredClone(obj)), rv: parseRv(obj.metadata?.resourceVersion), at: this.now() });
+    // Frozen in place, not copied: the writer hands over the object the server returned and only
+    // reads it afterwards.
+    this.assumed.set(key, { obj: this.cacheable(obj), rv: parseRv(obj.metadata?.resourceVersion), at: this.now() });
   }
 
   /** Our delete of this object succeeded: it is gone for readers until the watch says so. */
@@ -314,6 +318,7 @@ export class Informer<T extends KubeObject> {
       namespace: ns,
       labelSelector: this.options.labelSelector,
       fieldSelector: this.options.fieldSelector,
+      ...(this.options.metadataOnly ? { metadataOnly: true } : {}),
       ...(this.options.inactivityTimeoutMs !== undefined ? { inactivityTimeoutMs: this.options.inactivityTimeoutMs } : {}),
     });
   }
@@ -348,13 +353,14 @@ export class Informer<T extends KubeObject> {
       this.remove(objectKey(obj));
       this.emit((h) => h.delete?.(obj));
     }
+    // Items come transformed and frozen from a lister that applies `keep`; others are raw.
     for (const obj of added) {
-      const frozen = this.cacheable(obj);
+      const frozen = Object.isFrozen(obj) ? obj : this.cacheable(obj);
       this.put(objectKey(obj), frozen);
       this.emit((h) => h.add?.(frozen));
     }
     for (const { obj, old } of updated) {
-      const frozen = this.cacheable(obj);
+      const frozen = Object.isFrozen(obj) ? obj : this.cacheable(obj);
       this.put(objectKey(obj), frozen);
       this.emit((h) => h.update?.(frozen, old));
     }
@@ -396,7 +402,7 @@ export class Informer<T extends KubeObject> {
     while (!signal.aborted) {
       if (needList) {
         try {
-          const list = await lw.list(signal);
+          const list = await lw.list(signal, (o) => this.cacheable(o));
           if (signal.aborted) break;
           this.replace(ns, list.items);
           resourceVersion = list.resourceVersion;

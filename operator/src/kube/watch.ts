@@ -1,8 +1,8 @@
 // LIST and WATCH for one collection, as a ListerWatcher: the informer's only view of the server.
 import { KubeApiError } from './errors.ts';
-import { listAll } from './client.ts';
+import { listAll, METADATA_ACCEPT } from './client.ts';
 import { resourcePath } from './resources.ts';
-import type { RestClient } from './rest.ts';
+import { parseStatus, type RestClient } from './rest.ts';
 import type { KubeList, KubeObject, StatusBody } from './types.ts';
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK';
@@ -21,7 +21,11 @@ export type WatchEnd =
   | { kind: 'error'; error: unknown };
 
 export interface ListerWatcher<T> {
-  list(signal: AbortSignal): Promise<KubeList<T>>;
+  /**
+   * Lists every object. `keep`, when given, is applied to each object as its page arrives (the
+   * cache's transform), so a relist of thousands never holds them all as decoded.
+   */
+  list(signal: AbortSignal, keep?: (obj: T) => T): Promise<KubeList<T>>;
   /** Resolves when the watch ends; never rejects. */
   watch(resourceVersion: string, onEvent: (event: WatchEvent<T>) => void, signal: AbortSignal): Promise<WatchEnd>;
 }
@@ -33,6 +37,8 @@ export interface RestListerWatcherOptions {
   namespace?: string;
   labelSelector?: string;
   fieldSelector?: string;
+  /** Only the objects' metadata (PartialObjectMetadata), for caches that need names and labels. */
+  metadataOnly?: boolean;
   /**
    * A watch with no bytes for this long is treated as dead. The server sends bookmarks about
    * once a minute to watches that allow them, so a quiet healthy watch stays under it.
@@ -51,7 +57,7 @@ export function restListerWatcher<T extends KubeObject>(rest: RestClient, option
   const path = resourcePath(options.apiVersion, options.kind, options.namespace);
   const withTypeMeta = (obj: T): T => (obj.apiVersion && obj.kind ? obj : { ...obj, apiVersion: options.apiVersion, kind: options.kind });
   return {
-    list: (signal) => listAll<T>(rest, options.apiVersion, options.kind, { namespace: options.namespace, labelSelector: options.labelSelector, fieldSelector: options.fieldSelector, signal }),
+    list: (signal, keep) => listAll<T>(rest, options.apiVersion, options.kind, { namespace: options.namespace, labelSelector: options.labelSelector, fieldSelector: options.fieldSelector, signal, ...(options.metadataOnly ? { metadataOnly: true } : {}), ...(keep ? { keep } : {}) }),
     async watch(resourceVersion, onEvent, signal) {
       const local = new AbortController();
       const onAbort = (): void => local.abort();
@@ -84,47 +90,51 @@ export function restListerWatcher<T extends KubeObject>(rest: RestClient, option
           },
           signal: local.signal,
           timeoutMs: 0,
+          ...(options.metadataOnly ? { accept: METADATA_ACCEPT } : {}),
         });
-        if (response.httpStatusCode === 410) return { kind: 'gone' };
-        if (response.httpStatusCode !== 200) {
-          const text = await response.body.text();
-          let status: StatusBody | undefined;
-          try {
-            status = JSON.parse(text) as StatusBody;
-          } catch {
-            status = undefined;
-          }
-          return ended(new KubeApiError('GET', path, response.httpStatusCode, status, text));
+        if (response.status === 410) return { kind: 'gone' };
+        if (response.status !== 200) {
+          const text = await response.text();
+          return ended(new KubeApiError('GET', path, response.status, parseStatus(text), text));
         }
-        const stream = response.body.stream();
-        if (!stream) return ended(new Error(`The watch on ${path} returned no body.`));
         arm();
-        const reader = stream.getReader();
-        const decoder = new TextDecoder();
-        let buffered = '';
-        for (;;) {
-          const { value, done } = await reader.read();
-          if (done) break;
-          arm();
-          buffered += decoder.decode(value, { stream: true });
-          let nl: number;
-          while ((nl = buffered.indexOf('\n')) !== -1) {
-            const line = buffered.slice(0, nl).trim();
-            buffered = buffered.slice(nl + 1);
-            if (line === '') continue;
-            const event = JSON.parse(line) as { type: string; object: unknown };
-            if (event.type === 'ERROR') {
-              const status = event.object as StatusBody;
-              void reader.cancel().catch(() => {});
-              if (status.code === 410) return { kind: 'gone' };
-              return ended(new KubeApiError('GET', path, status.code ?? 500, status, ''));
-            }
-            if (event.type === 'ADDED' || event.type === 'MODIFIED' || event.type === 'DELETED') {
-              onEvent({ type: event.type, object: withTypeMeta(event.object as T) });
-            } else if (event.type === 'BOOKMARK') {
-              onEvent({ type: 'BOOKMARK', object: event.object as T });
-            }
+        // One JSON event a line. The body arrives as Buffers: a line is cut out by byte (a newline
+        // never occurs inside a UTF-8 sequence) and decoded once, and a line longer than a chunk is
+        // joined from its pieces once, so no growing string is built across chunks.
+        const handle = (line: string): WatchEnd | undefined => {
+          if (line.trim() === '') return undefined;
+          const event = JSON.parse(line) as { type: string; object: unknown };
+          if (event.type === 'ERROR') {
+            const status = event.object as StatusBody;
+            response.cancel();
+            return status.code === 410 ? { kind: 'gone' } : ended(new KubeApiError('GET', path, status.code ?? 500, status, ''));
           }
+          if (event.type === 'ADDED' || event.type === 'MODIFIED' || event.type === 'DELETED') {
+            onEvent({ type: event.type, object: withTypeMeta(event.object as T) });
+          } else if (event.type === 'BOOKMARK') {
+            onEvent({ type: 'BOOKMARK', object: event.object as T });
+          }
+          return undefined;
+        };
+        const pieces: Buffer[] = [];
+        for await (const chunk of response.chunks()) {
+          arm();
+          let from = 0;
+          let nl: number;
+          while ((nl = chunk.indexOf(10, from)) !== -1) {
+            let line: string;
+            if (pieces.length > 0) {
+              pieces.push(chunk.subarray(from, nl));
+              line = Buffer.concat(pieces).toString('utf8');
+              pieces.length = 0;
+            } else {
+              line = chunk.toString('utf8', from, nl);
+            }
+            from = nl + 1;
+            const end = handle(line);
+            if (end) return end;
+          }
+          if (from < chunk.length) pieces.push(chunk.subarray(from));
         }
         return ended();
       } catch (err) {

@@ -1,10 +1,11 @@
 // HTTP endpoints: /healthz and /readyz on the probe address, /metrics on the metrics address.
 // Readiness means "the caches have synced"; it does not depend on leadership, so a standby
 // replica is ready too (as with controller-runtime).
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import type { BindAddress } from '../config.ts';
+import { nodeHttp } from '../kube/node-http.ts';
 
 export type Check = () => boolean;
 
@@ -80,7 +81,7 @@ function path(req: IncomingMessage): { path: string; verbose: boolean } {
 
 /** Serves /healthz (liveness) and /readyz (readiness). */
 export function startHealthServer(addr: BindAddress, liveness: Checks, readiness: Checks): Promise<RunningServer> {
-  const server = createServer((req, res) => {
+  const server = nodeHttp.createServer((req, res) => {
     const p = path(req);
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.statusCode = 405;
@@ -99,7 +100,7 @@ export function startHealthServer(addr: BindAddress, liveness: Checks, readiness
 
 /** Serves /metrics from the registry in the Prometheus text format. */
 export function startMetricsServer(addr: BindAddress, registry: Registry): Promise<RunningServer> {
-  const server = createServer((req, res) => {
+  const server = nodeHttp.createServer((req, res) => {
     const p = path(req);
     if (p.path !== '/metrics') {
       res.statusCode = 404;

@@ -3,6 +3,7 @@ import type { V1OwnerReference, V1PodTemplateSpec } from '@kubernetes/client-nod
 import { API_VERSION, KIND } from '../api/types.ts';
 import type { ModelDeployment, ServedModel } from '../api/types.ts';
 import type { RenderConfig } from './config.ts';
+import { compareStrings } from '../order.ts';
 
 export const NAME_LABEL = 'app.kubernetes.io/name';
 export const INSTANCE_LABEL = 'app.kubernetes.io/instance';
@@ -11,6 +12,8 @@ export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY_VALUE = 'modelship';
 /** Label selector for everything the operator manages, for informers. */
 export const MANAGED_BY_SELECTOR = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`;
+/** Every object not labelled as ours (including those without the label). */
+export const NOT_MANAGED_BY_SELECTOR = `${MANAGED_BY_LABEL}!=${MANAGED_BY_VALUE}`;
 export const APP_NAME = 'model-server';
 export const MODEL_VERSION_LABEL = 'serving.modelship.dev/model-version';
 
@@ -34,7 +37,7 @@ export function selectorLabels(md: ModelDeployment): Record<string, string> {
 
 export function selectorString(md: ModelDeployment): string {
   return Object.entries(selectorLabels(md))
-    .sort(([a], [b]) => a.localeCompare(b))
+    .sort(([a], [b]) => compareStrings(a, b))
     .map(([k, v]) => `${k}=${v}`)
     .join(',');
 }

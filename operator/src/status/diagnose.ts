@@ -4,6 +4,7 @@
 import type { V1ContainerStatus, V1Deployment, V1Pod, V1PodCondition, V1ReplicaSet } from '@kubernetes/client-node';
 import { FETCHER_CONTAINER } from '../render/model-source.ts';
 import { CRASH_LOOP_RESTARTS, Reason } from './reasons.ts';
+import { compareStrings } from '../order.ts';
 
 export interface Diagnosis {
   reason: Reason;
@@ -157,7 +158,7 @@ export function diagnose(input: DiagnosisInput): Diagnosis | undefined {
   const problems = pods
     .map((pod) => ({ pod, problem: podProblem(pod) }))
     .filter((x): x is { pod: V1Pod; problem: Diagnosis } => x.problem !== undefined)
-    .sort((a, b) => SEVERITY.indexOf(a.problem.reason) - SEVERITY.indexOf(b.problem.reason) || (a.pod.metadata?.name ?? '').localeCompare(b.pod.metadata?.name ?? ''));
+    .sort((a, b) => SEVERITY.indexOf(a.problem.reason) - SEVERITY.indexOf(b.problem.reason) || compareStrings(a.pod.metadata?.name ?? '', b.pod.metadata?.name ?? ''));
   const first = problems[0];
   if (!first) return undefined;
   const same = problems.filter((p) => p.problem.reason === first.problem.reason).length - 1;

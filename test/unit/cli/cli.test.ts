@@ -54,6 +54,7 @@ async function operatorPass(md: ModelDeployment, config: RenderConfig): Promise<
     patchRoute: async () => assert.fail('no route'),
     replicaSetsOf: () => [],
     podsOf: () => [],
+    nameTaken: () => false,
     readChild: async () => undefined,
     apply: async (obj) => {
       applied.push(structuredClone(obj));

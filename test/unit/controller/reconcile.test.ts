@@ -88,6 +88,9 @@ class World implements ReconcileDeps {
   podsOf() {
     return this.pods;
   }
+  nameTaken(kind: ChildKind, ns: string, name: string) {
+    return this.hidden.has(`${kind}/${ns}/${name}`);
+  }
   async readChild(kind: ChildKind, ns: string, name: string) {
     this.reads.push(kind);
     const key = `${kind}/${ns}/${name}`;
@@ -211,7 +214,7 @@ describe('reconcile', () => {
     }
     const applied = w.writes.find((x) => x.kind === 'Deployment')!.body as Obj;
     assert.equal(applied.spec?.replicas, undefined, 'the HPA owns the size');
-    assert.deepEqual(w.reads.sort(), ['Deployment', 'HorizontalPodAutoscaler', 'PodDisruptionBudget', 'Service'], 'each child was looked up before it was first created');
+    assert.deepEqual(w.reads, [], 'no name was taken: nothing is read from the API server before the children are created');
     assert.deepEqual(w.events.map((e) => [e.type, e.reason, e.message]), [
       ['Normal', 'Created', 'Created Deployment, Service, HorizontalPodAutoscaler and PodDisruptionBudget demo'],
     ], 'one event for the whole creation, not one per child');
@@ -348,6 +351,7 @@ describe('reconcile', () => {
       metadata: { name: 'demo', namespace: 'ml', managedFields: [{ manager: 'kubectl-create', operation: 'Update', time: '2026-11-27T11:00:00Z' }] },
     } as unknown as Obj);
     const result = await reconcile(w, KEY);
+    assert.deepEqual(w.reads, ['Service'], 'the one taken name is read from the API server, to see who controls it');
     assert.deepEqual(w.writes.map((x) => `${x.verb} ${x.kind}`), ['status ModelDeployment'], 'no child is written while one is in conflict');
     assert.equal(condition(w, 'Ready')?.reason, 'ChildConflict');
     assert.equal(condition(w, 'Stalled')?.status, 'True');

@@ -410,3 +410,33 @@ describe('Informer read-your-writes (assume)', () => {
   });
 });
 
+
+describe('Informer: the list keeps only what the cache keeps, item by item', () => {
+  it('hands the lister its transform, so a relist never holds every object as decoded, and transforms each object once', async () => {
+    let transformed = 0;
+    let keepGiven = false;
+    const informer = new Informer<Obj>({
+      apiVersion: 'v1',
+      kind: 'Thing',
+      transform: (o) => {
+        transformed++;
+        return { ...o, spec: { n: (o.spec?.n ?? 0) * 10 } };
+      },
+      listerWatcher: () => ({
+        list: async (_signal, keep) => {
+          keepGiven = keep !== undefined;
+          const raw = [obj('a', 'x', '1', 1), obj('a', 'y', '2', 2)];
+          return { items: keep ? raw.map(keep) : raw, resourceVersion: '2' };
+        },
+        watch: (_rv, _onEvent, signal) => new Promise<WatchEnd>((resolve) => signal.addEventListener('abort', () => resolve({ kind: 'stopped' }), { once: true })),
+      }),
+    });
+    informer.start();
+    assert.equal(await informer.waitForSync(), true);
+    assert.equal(keepGiven, true, 'the lister was given the transform');
+    assert.equal(transformed, 2, 'each listed object was transformed once, not again when stored');
+    assert.deepEqual(informer.list().map((o) => o.spec?.n).sort(), [10, 20]);
+    assert.ok(informer.list().every((o) => Object.isFrozen(o)));
+    await informer.stop();
+  });
+});

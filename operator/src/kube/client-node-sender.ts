@@ -1,0 +1,35 @@
+// The sender for kubeconfigs whose auth only @kubernetes/client-node implements (exec plugins,
+// auth providers, OIDC). Imported on demand: the operator in a pod never loads it.
+import { IsomorphicFetchHttpLibrary, KubeConfig, RequestContext } from '@kubernetes/client-node';
+import type { HttpSender } from './http.ts';
+
+export function clientNodeSender(file: string, context: string | undefined): { server: string; namespace?: string; sender: HttpSender } {
+  const kc = new KubeConfig();
+  kc.loadFromFile(file);
+  if (context !== undefined) kc.setCurrentContext(context);
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new Error(`${file} has no current cluster`);
+  const library = new IsomorphicFetchHttpLibrary();
+  const sender: HttpSender = {
+    async send(req) {
+      const ctx = new RequestContext(req.url.toString(), req.method as never);
+      for (const [k, v] of Object.entries(req.headers)) ctx.setHeaderParam(k, v);
+      if (req.body !== undefined) ctx.setBody(req.body);
+      if (req.signal) ctx.setSignal(req.signal);
+      await kc.applySecurityAuthentication(ctx);
+      const res = await library.send(ctx).toPromise();
+      return {
+        status: res.httpStatusCode,
+        text: () => res.body.text(),
+        async *chunks() {
+          const stream = res.body.stream();
+          if (!stream) return;
+          for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>) yield Buffer.from(chunk);
+        },
+        cancel: () => void res.body.stream()?.cancel().catch(() => {}),
+      };
+    },
+  };
+  const ns = kc.getContextObject(kc.getCurrentContext())?.namespace;
+  return { server: cluster.server.replace(/\/+$/, ''), ...(ns ? { namespace: ns } : {}), sender };
+}

@@ -1,0 +1,84 @@
+// The HTTP layer under RestClient: a request in, a status and a body out. The default sender is
+// node:https with one keep-alive agent (no fetch, no undici: less memory, and a body that is a
+// stream of Buffers the watch splits into lines without building large strings).
+import type http from 'node:http';
+import https from 'node:https';
+import { nodeHttp } from './node-http.ts';
+import type { Connection } from './connection.ts';
+
+export interface HttpRequest {
+  method: string;
+  url: URL;
+  headers: Record<string, string>;
+  body?: string;
+  signal?: AbortSignal;
+}
+
+export interface HttpResponse {
+  status: number;
+  /** The whole body as text. */
+  text(): Promise<string>;
+  /** The body as it arrives (a watch). */
+  chunks(): AsyncIterable<Buffer>;
+  /** Stops reading the body and closes the connection. */
+  cancel(): void;
+}
+
+export interface HttpSender {
+  send(request: HttpRequest): Promise<HttpResponse>;
+}
+
+function abortReason(signal: AbortSignal): Error {
+  const r = signal.reason as unknown;
+  return r instanceof Error ? r : Object.assign(new Error('This operation was aborted'), { name: 'AbortError' });
+}
+
+/** A response over a node IncomingMessage. */
+function wrap(res: http.IncomingMessage): HttpResponse {
+  return {
+    status: res.statusCode ?? 0,
+    async text() {
+      const parts: Buffer[] = [];
+      for await (const c of res) parts.push(c as Buffer);
+      return Buffer.concat(parts).toString('utf8');
+    },
+    chunks: () => res as AsyncIterable<Buffer>,
+    cancel: () => res.destroy(),
+  };
+}
+
+/** Sends over node:https (or node:http for an http:// server) with the connection's TLS and token. */
+export function nodeSender(conn: Connection): HttpSender {
+  const secure = conn.server.startsWith('https:');
+  const agent = secure
+    ? new https.Agent({ keepAlive: true, maxSockets: 64, ...conn.tls, ...(conn.tls.servername ? { servername: conn.tls.servername } : {}) })
+    : new nodeHttp.Agent({ keepAlive: true, maxSockets: 64 });
+  const request = secure ? https.request : nodeHttp.request;
+  return {
+    send(req) {
+      return new Promise((resolve, reject) => {
+        const signal = req.signal;
+        if (signal?.aborted) return reject(abortReason(signal));
+        const headers = { ...req.headers };
+        const auth = conn.authorization?.();
+        if (auth) headers['Authorization'] = auth;
+        if (req.body !== undefined) headers['Content-Length'] = String(Buffer.byteLength(req.body));
+        const r = request(req.url, { method: req.method, headers, agent }, (res) => {
+          signal?.removeEventListener('abort', onAbort);
+          // Aborting later (a watch we stop, a timeout mid-body) ends the body stream.
+          if (signal) signal.addEventListener('abort', () => res.destroy(abortReason(signal)), { once: true });
+          resolve(wrap(res));
+        });
+        const onAbort = (): void => {
+          r.destroy(abortReason(signal as AbortSignal));
+        };
+        signal?.addEventListener('abort', onAbort, { once: true });
+        r.on('error', (err) => {
+          signal?.removeEventListener('abort', onAbort);
+          reject(signal?.aborted ? abortReason(signal) : err);
+        });
+        r.end(req.body);
+      });
+    },
+  };
+}
