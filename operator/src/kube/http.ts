@@ -3,6 +3,7 @@
 // stream of Buffers the watch splits into lines without building large strings).
 import type http from 'node:http';
 import https from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import { nodeHttp } from './node-http.ts';
 import type { Connection } from './connection.ts';
 
@@ -12,6 +13,11 @@ export interface HttpRequest {
   headers: Record<string, string>;
   body?: string;
   signal?: AbortSignal;
+  /**
+   * Called once the request has a connected socket, right before its bytes are written; a throw
+   * abandons the request unsent, with that error (the leader's write fence).
+   */
+  beforeWrite?: () => void;
 }
 
 export interface HttpResponse {
@@ -77,7 +83,25 @@ export function nodeSender(conn: Connection): HttpSender {
           signal?.removeEventListener('abort', onAbort);
           reject(signal?.aborted ? abortReason(signal) : err);
         });
-        r.end(req.body);
+        const write = (): void => {
+          try {
+            req.beforeWrite?.();
+          } catch (err) {
+            r.destroy(err as Error);
+            return;
+          }
+          r.end(req.body);
+        };
+        if (!req.beforeWrite) r.end(req.body);
+        else {
+          // Nothing is written before the socket is connected (for TLS: its handshake done); a
+          // kept-alive socket is, at once.
+          r.once('socket', (socket) => {
+            const tlsPending = secure && (socket as TLSSocket).getProtocol?.() == null;
+            if (socket.connecting || tlsPending) socket.once(secure ? 'secureConnect' : 'connect', write);
+            else write();
+          });
+        }
       });
     },
   };

@@ -112,11 +112,14 @@ export class RestClient {
       clearTimeout(timer);
       parent?.removeEventListener('abort', onParentAbort);
     };
-    // As late as possible before the bytes leave: a fence checked earlier could be stale by now.
-    if (method !== 'GET') this.writeFence?.();
+    // The fence is checked here, and again by the sender once the request has a connected socket,
+    // right before its bytes leave: a process frozen in between (SIGSTOP, a long pause) while a new
+    // TLS connection was being set up would otherwise send the write when it wakes.
+    const fence = method !== 'GET' ? this.writeFence : undefined;
     let response: HttpResponse;
     try {
-      response = await this.sender.send({ method, url, headers, ...(body !== undefined ? { body } : {}), signal: ac.signal });
+      fence?.();
+      response = await this.sender.send({ method, url, headers, ...(body !== undefined ? { body } : {}), signal: ac.signal, ...(fence ? { beforeWrite: fence } : {}) });
     } catch (err) {
       release();
       this.m.restClientRequests.inc({ code: '<error>', method, host: url.host });
