@@ -187,7 +187,11 @@ export class Controller {
     };
     for (const { kind } of CHILD_KINDS) {
       const blocked = (obj: KubeObject): void => this.enqueueBlocked(kind, obj);
-      this.children[kind].on({ add: (obj) => (enqueueOwner(obj), blocked(obj)), update: (obj) => (enqueueOwner(obj), blocked(obj)), delete: (obj) => (enqueueOwner(obj), blocked(obj)) });
+      const child = (obj: KubeObject): void => {
+        enqueueOwner(obj);
+        blocked(obj);
+      };
+      this.children[kind].on({ add: child, update: child, delete: child });
       this.names[kind].on({ add: blocked, update: blocked, delete: blocked });
     }
     // A pod matters only when what keeps it from serving changes (the diagnosis); its readiness
