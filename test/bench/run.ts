@@ -30,7 +30,7 @@ import { createMetrics } from '../../operator/src/observability/metrics.ts';
 import { defaultRenderConfig, renderChildren } from '../../operator/src/render/index.ts';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../operator/src/render/labels.ts';
 import { clusterUp } from '../cluster/cluster.ts';
-import { auditEvents, auditOffset, installCrd, kubectl, repoRoot, WRITE_VERBS } from '../integration/harness.ts';
+import { auditEvents, auditOffset, autoscalerSettled, installCrd, kubectl, repoRoot, WRITE_VERBS } from '../integration/harness.ts';
 import { OPERATOR_USER, startOperator, type OperatorProcess } from '../integration/operator.ts';
 import { IMAGE_NODE_OPTIONS } from './image.ts';
 import { renderSvg, renderTerminal, type Series } from './chart.ts';
@@ -213,7 +213,7 @@ function countBy(events: ReturnType<typeof auditEvents>): Array<[string, number]
  */
 async function settledModels(client: HttpKubeClient, ns: string): Promise<number> {
   const list = await client.list<{ metadata: { name?: string }; spec: { autoscaling?: unknown }; status?: ModelDeploymentStatus }>('serving.modelship.dev/v1alpha1', 'ModelDeployment', { namespace: ns });
-  return list.items.filter((m) => m.spec.autoscaling === undefined || (m.status?.autoscaling !== undefined && !m.status.autoscaling.conditions?.some((c) => c.type === 'ScalingActive'))).length;
+  return list.items.filter(autoscalerSettled).length;
 }
 
 async function readyModels(client: HttpKubeClient, ns: string): Promise<number> {

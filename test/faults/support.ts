@@ -12,7 +12,7 @@ import type { KubeObject } from '../../operator/src/kube/types.ts';
 import { createMetrics } from '../../operator/src/observability/metrics.ts';
 import { stateDir } from '../cluster/cluster.ts';
 import { clientCert, kubeconfigYaml } from '../cluster/pki.ts';
-import { auditEvents, cluster, eventually, WRITE_VERBS, type AuditMark } from '../integration/harness.ts';
+import { auditEvents, autoscalerSettled, cluster, eventually, WRITE_VERBS, type AuditMark } from '../integration/harness.ts';
 import type { OperatorProcess } from '../integration/operator.ts';
 import { FaultProxy } from './fault-proxy.ts';
 import { Toxiproxy } from './toxiproxy.ts';
@@ -117,16 +117,9 @@ export async function listMds(client: HttpKubeClient, ns: string): Promise<Md[]>
   return (await client.list<Md>(API_VERSION, 'ModelDeployment', { namespace: ns })).items;
 }
 
-/**
- * Waits until every autoscaled ModelDeployment's autoscaler has its first metrics: the HPA's
- * ScalingActive turns True 15-60 s after the pods are Ready, and the status records that
- * transition once (status.autoscaling). A zero-writes window starts after it.
- */
+/** Waits until every autoscaled ModelDeployment's autoscaler has its first metrics (autoscalerSettled). */
 export async function waitAutoscalersActive(client: HttpKubeClient, ns: string, timeoutMs = 120_000): Promise<void> {
-  await eventually('every autoscaler to have its first metrics', async () => {
-    const waiting = (await listMds(client, ns)).filter((m) => m.spec?.autoscaling !== undefined && (m.status?.autoscaling === undefined || m.status.autoscaling.conditions?.some((c) => c.type === 'ScalingActive')));
-    return waiting.length === 0;
-  }, timeoutMs, 1000);
+  await eventually('every autoscaler to have its first metrics', async () => (await listMds(client, ns)).every(autoscalerSettled), timeoutMs, 1000);
 }
 
 /** Converged to the change: Ready for the current generation, serving the version asked for. */

@@ -9,6 +9,7 @@ import { stringify } from 'yaml';
 import {
   auditEvents,
   auditOffset,
+  autoscalerSettled,
   type AuditEvent,
   type AuditMark,
   eventually,
@@ -287,10 +288,7 @@ export async function zeroWritesInSteadyState(ctx: ScenarioContext): Promise<voi
   for (const n of names) await waitReady(ns, n, within(ctx, 120_000));
   // An autoscaler's first metrics (about two metrics-server scrapes after its pods start) change
   // its reasons, which the status shows: the steady state begins once every one has read them.
-  await eventually('every autoscaler to read metrics', () => names.filter((n) => 'autoscaling' in i(n)).every((n) => {
-    const c = getMd(ns, n).status?.autoscaling?.conditions ?? [];
-    return c.length > 0 && !c.some((x) => x.type === 'ScalingActive');
-  }), within(ctx, 120_000), 1000);
+  await eventually('every autoscaler to read metrics', () => names.every((n) => autoscalerSettled(getMd(ns, n))), within(ctx, 120_000), 1000);
   // Earlier tests' namespaces are still being deleted: let that finish so only this steady state is measured.
   await eventually('earlier test namespaces to be gone', () => !kubectl(['get', 'namespaces', '-o', 'jsonpath={.items[*].status.phase}']).includes('Terminating'), within(ctx, 120_000));
   await sleep(2000); // let the last status writes land

@@ -68,6 +68,17 @@ export function useNamespace(t: TestContext, prefix = 't'): string {
   return ns;
 }
 
+/**
+ * A ModelDeployment whose autoscaler (if it has one) has read its first metrics: the HPA's
+ * ScalingActive turns True 15-60 s after the pods are Ready, and the status records that
+ * transition once (status.autoscaling). A zero-writes window starts after every model is settled.
+ */
+export function autoscalerSettled(m: { spec?: Record<string, unknown>; status?: { autoscaling?: { conditions?: { type: string }[] } } }): boolean {
+  if (m.spec?.autoscaling === undefined) return true;
+  const conditions = m.status?.autoscaling?.conditions ?? [];
+  return conditions.length > 0 && !conditions.some((c) => c.type === 'ScalingActive');
+}
+
 /** Polls `fn` until it returns a value other than undefined/false, or fails with `what`. */
 export async function eventually<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 60_000, intervalMs = 250): Promise<T> {
   const deadline = Date.now() + timeoutMs;

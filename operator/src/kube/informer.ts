@@ -353,16 +353,14 @@ export class Informer<T extends KubeObject> {
       this.remove(objectKey(obj));
       this.emit((h) => h.delete?.(obj));
     }
-    // Items come transformed and frozen from a lister that applies `keep`; others are raw.
+    // Items come as the cache keeps them: the lister applied `keep`.
     for (const obj of added) {
-      const frozen = Object.isFrozen(obj) ? obj : this.cacheable(obj);
-      this.put(objectKey(obj), frozen);
-      this.emit((h) => h.add?.(frozen));
+      this.put(objectKey(obj), obj);
+      this.emit((h) => h.add?.(obj));
     }
     for (const { obj, old } of updated) {
-      const frozen = Object.isFrozen(obj) ? obj : this.cacheable(obj);
-      this.put(objectKey(obj), frozen);
-      this.emit((h) => h.update?.(frozen, old));
+      this.put(objectKey(obj), obj);
+      this.emit((h) => h.update?.(obj, old));
     }
   }
 

@@ -45,8 +45,10 @@ export class RestClient {
   private readonly userAgent: string;
   private readonly writeFence: (() => void) | undefined;
   private readonly options: RestClientOptions;
+  private readonly target: { server: string; sender: HttpSender; namespace?: string };
 
   constructor(target: { server: string; sender: HttpSender; namespace?: string }, options: RestClientOptions = {}) {
+    this.target = target;
     this.server = target.server.replace(/\/+$/, '');
     this.namespace = target.namespace;
     this.sender = target.sender;
@@ -78,9 +80,10 @@ export class RestClient {
     return RestClient.forConnection(found, options);
   }
 
-  /** Another client on the same server and credentials, with other options (no fence, say). */
+  /** Another client on the same server and credentials, with these options over ours, and a fence only if `options` gives one. */
   withOptions(options: RestClientOptions): RestClient {
-    return new RestClient({ server: this.server, sender: this.sender, ...(this.namespace ? { namespace: this.namespace } : {}) }, { ...this.options, ...options, ...(options.writeFence ? {} : { writeFence: undefined }) });
+    const { writeFence: _fence, ...ours } = this.options;
+    return new RestClient(this.target, { ...ours, ...options });
   }
 
   private url(path: string, query: RequestOptions['query']): URL {

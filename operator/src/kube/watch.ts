@@ -22,10 +22,10 @@ export type WatchEnd =
 
 export interface ListerWatcher<T> {
   /**
-   * Lists every object. `keep`, when given, is applied to each object as its page arrives (the
-   * cache's transform), so a relist of thousands never holds them all as decoded.
+   * Lists every object, each returned as `keep` makes it (the cache's transform, applied as its
+   * page arrives, so a relist of thousands never holds them all as decoded).
    */
-  list(signal: AbortSignal, keep?: (obj: T) => T): Promise<KubeList<T>>;
+  list(signal: AbortSignal, keep: (obj: T) => T): Promise<KubeList<T>>;
   /** Resolves when the watch ends; never rejects. */
   watch(resourceVersion: string, onEvent: (event: WatchEvent<T>) => void, signal: AbortSignal): Promise<WatchEnd>;
 }
@@ -57,7 +57,7 @@ export function restListerWatcher<T extends KubeObject>(rest: RestClient, option
   const path = resourcePath(options.apiVersion, options.kind, options.namespace);
   const withTypeMeta = (obj: T): T => (obj.apiVersion && obj.kind ? obj : { ...obj, apiVersion: options.apiVersion, kind: options.kind });
   return {
-    list: (signal, keep) => listAll<T>(rest, options.apiVersion, options.kind, { namespace: options.namespace, labelSelector: options.labelSelector, fieldSelector: options.fieldSelector, signal, ...(options.metadataOnly ? { metadataOnly: true } : {}), ...(keep ? { keep } : {}) }),
+    list: (signal, keep) => listAll<T>(rest, options.apiVersion, options.kind, { namespace: options.namespace, labelSelector: options.labelSelector, fieldSelector: options.fieldSelector, signal, ...(options.metadataOnly ? { metadataOnly: true } : {}), keep }),
     async watch(resourceVersion, onEvent, signal) {
       const local = new AbortController();
       const onAbort = (): void => local.abort();

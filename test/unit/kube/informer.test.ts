@@ -30,12 +30,12 @@ class ScriptedLW {
 
   for(namespace: string | undefined): ListerWatcher<Obj> {
     return {
-      list: async () => {
+      list: async (_signal, keep) => {
         this.listCalls.push(namespace);
         const next = this.lists.shift();
         if (!next) throw new Error('no scripted list');
         if (next instanceof Error) throw next;
-        return { items: next.items.filter((o) => namespace === undefined || o.metadata?.namespace === namespace), resourceVersion: next.resourceVersion };
+        return { items: next.items.filter((o) => namespace === undefined || o.metadata?.namespace === namespace).map(keep), resourceVersion: next.resourceVersion };
       },
       watch: (rv, onEvent, signal) =>
         new Promise<WatchEnd>((resolve) => {
@@ -424,9 +424,9 @@ describe('Informer: the list keeps only what the cache keeps, item by item', () 
       },
       listerWatcher: () => ({
         list: async (_signal, keep) => {
-          keepGiven = keep !== undefined;
+          keepGiven = typeof keep === 'function';
           const raw = [obj('a', 'x', '1', 1), obj('a', 'y', '2', 2)];
-          return { items: keep ? raw.map(keep) : raw, resourceVersion: '2' };
+          return { items: raw.map(keep), resourceVersion: '2' };
         },
         watch: (_rv, _onEvent, signal) => new Promise<WatchEnd>((resolve) => signal.addEventListener('abort', () => resolve({ kind: 'stopped' }), { once: true })),
       }),

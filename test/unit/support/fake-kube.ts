@@ -218,7 +218,10 @@ export class FakeKube implements KubeClient {
   /** A ListerWatcher over this store, for Informer's `listerWatcher` option. */
   listerWatcher<T extends KubeObject>(apiVersion: string, kind: string, labelSelector?: string): (namespace: string | undefined) => ListerWatcher<T> {
     return (namespace) => ({
-      list: async () => this.snapshot<T>(apiVersion, kind, namespace, labelSelector),
+      list: async (_signal, keep) => {
+        const list = this.snapshot<T>(apiVersion, kind, namespace, labelSelector);
+        return { ...list, items: list.items.map(keep) };
+      },
       watch: (_rv, onEvent, signal) =>
         new Promise<WatchEnd>((resolve) => {
           const w: Watcher = {
