@@ -11,7 +11,7 @@
 // Printed: time to all Ready and the ratio to the floor, the operator's CPU while converging (per
 // model), RSS (idle, peak, over time), write calls per model and at rest (audit log, by user), the
 // restart's cache sync time and its writes, and reconcile p50/p99.
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, release } from 'node:os';
@@ -30,7 +30,7 @@ import { createMetrics } from '../../operator/src/observability/metrics.ts';
 import { defaultRenderConfig, renderChildren } from '../../operator/src/render/index.ts';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../operator/src/render/labels.ts';
 import { clusterUp } from '../cluster/cluster.ts';
-import { auditEvents, auditOffset, autoscalerSettled, installCrd, kubectl, repoRoot, WRITE_VERBS } from '../integration/harness.ts';
+import { auditEvents, auditOffset, autoscalerSettled, bin, cluster, installCrd, kubectl, repoRoot, WRITE_VERBS } from '../integration/harness.ts';
 import { OPERATOR_USER, startOperator, type OperatorProcess } from '../integration/operator.ts';
 import { IMAGE_NODE_OPTIONS } from './image.ts';
 import { renderSvg, renderTerminal, type Series } from './chart.ts';
@@ -55,6 +55,12 @@ const { values } = parseArgs({
     readme: { type: 'boolean', default: false },
     /** Another checkout whose compiled dist/main.js is measured instead (a before/after in one setup). */
     operator: { type: 'string' },
+    /**
+     * Write CPU profiles of kube-apiserver (Go pprof, `go tool pprof -top FILE`) here: the first
+     * `--apiserver-profile-seconds` of the floor's convergence and of the operator's.
+     */
+    'apiserver-profile': { type: 'string' },
+    'apiserver-profile-seconds': { type: 'string', default: '40' },
     /** Skip the floor (when only the operator's figures are wanted). */
     'no-floor': { type: 'boolean', default: false },
   },
@@ -65,6 +71,27 @@ const C = Number(values.concurrency);
 const STEADY_S = Number(values.steady);
 const NODE_OPTIONS = values['node-options'] ?? IMAGE_NODE_OPTIONS;
 const FIXED = values.replicas === undefined ? undefined : Number(values.replicas);
+
+/**
+ * Starts a CPU profile of kube-apiserver (its /debug/pprof, on by default) for the first seconds
+ * of a phase, written to the --apiserver-profile directory; resolves when it is written.
+ */
+function profileApiserver(phase: string): Promise<void> {
+  const dir = values['apiserver-profile'];
+  if (!dir) return Promise.resolve();
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `kube-apiserver-${phase}.pprof`);
+  return new Promise((resolve) => {
+    execFile(bin('kubectl'), ['--kubeconfig', cluster().kubeconfig, 'get', '--raw', `/debug/pprof/profile?seconds=${values['apiserver-profile-seconds']}`], { encoding: 'buffer', maxBuffer: 256 * 1024 * 1024 }, (err, stdout) => {
+      if (err) say(`  kube-apiserver profile of ${phase} failed: ${err.message}`);
+      else {
+        writeFileSync(file, stdout);
+        say(`  kube-apiserver profile of ${phase}: ${file}`);
+      }
+      resolve();
+    });
+  });
+}
 
 /** The machine, as the README's table names it: CPU model, cores, memory. */
 function machine(): string {
@@ -254,6 +281,7 @@ try {
   let floorSeries: Array<[number, number]> = [];
   if (!values['no-floor']) {
     const floorStart = performance.now();
+    const floorProfile = profileApiserver('floor');
     const q = new PQueue({ concurrency: C });
     for (let i = 0; i < N; i++) {
       const m = mdFor(`m-${i}`, floorNs, i);
@@ -276,6 +304,7 @@ try {
     }, 60 * 60_000);
     await created;
     floorS = (performance.now() - floorStart) / 1000;
+    await floorProfile;
     // The floor's objects go before the operator is measured: their HPAs alone would double the
     // autoscaler's calls (a list of pods and a read of the scale per HPA every sync) while the
     // operator converges, and the floor had an empty cluster too.
@@ -306,6 +335,7 @@ try {
   const mark = auditOffset();
   const cpuIdle = cpuSeconds(pid);
   const opStart = performance.now();
+  const opProfile = profileApiserver('operator');
   const aq = new PQueue({ concurrency: C });
   for (let i = 0; i < N; i++) void aq.add(() => client.create(mdFor(`m-${i}`, opNs, i) as unknown as ApplyTarget));
   const rss: Array<[number, number]> = [];
@@ -321,6 +351,7 @@ try {
   });
   await aq.onIdle();
   const opS = (performance.now() - opStart) / 1000;
+  await opProfile;
   const cpuConverge = cpuSeconds(pid) - cpuIdle;
   if (profileDir) op.child.kill('SIGUSR2');
   await sleep(2000);
