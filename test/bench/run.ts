@@ -79,6 +79,9 @@ const FIXED = values.replicas === undefined ? undefined : Number(values.replicas
 function profileApiserver(phase: string): Promise<void> {
   const dir = values['apiserver-profile'];
   if (!dir) return Promise.resolve();
+  if (state.commands['kube-apiserver'].args.includes('--profiling=false')) {
+    throw new Error('--apiserver-profile needs a cluster started with MODELSHIP_APISERVER_PROFILING=1: node test/cluster/down.ts && MODELSHIP_APISERVER_PROFILING=1 node test/cluster/up.ts');
+  }
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `kube-apiserver-${phase}.pprof`);
   return new Promise((resolve) => {

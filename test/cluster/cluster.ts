@@ -309,7 +309,9 @@ async function planState(binDir: string, tools: Record<string, string>): Promise
         `--service-account-issuer=${server}`, `--service-account-key-file=${pki('sa.pub')}`,
         `--service-account-signing-key-file=${pki('sa.key')}`,
         '--service-cluster-ip-range=10.96.0.0/12', '--authorization-mode=Node,RBAC', '--allow-privileged=true',
-        '--endpoint-reconciler-type=none', '--profiling=false',
+        '--endpoint-reconciler-type=none',
+        // /debug/pprof only for the benchmark's --apiserver-profile (MODELSHIP_APISERVER_PROFILING=1 at cluster start).
+        `--profiling=${process.env.MODELSHIP_APISERVER_PROFILING === '1'}`,
         `--audit-policy-file=${join(stateDir, 'audit-policy.yaml')}`, `--audit-log-path=${state.auditLog}`,
         '--audit-log-mode=blocking', '--audit-log-format=json',
         '--max-requests-inflight=1000', '--max-mutating-requests-inflight=500',

@@ -131,8 +131,12 @@ export function operatorWrites(username: string, from: AuditMark, filter: (e: Au
 
 export async function createsChildrenAndTurnsReady(ctx: ScenarioContext): Promise<void> {
   const ns = ctx.namespace();
+  const mark = auditOffset();
   applyMd(ns, md('iris', { autoscaling: { minReplicas: 2, maxReplicas: 4, targetCPUUtilizationPercentage: 70 } }));
   await kubectlAsync(['wait', '--for=condition=Ready', `--timeout=${within(ctx, 90_000) / 1000}s`, '-n', ns, 'mdep/iris']);
+  // One write per child: a new model's children are created once each, nothing read or sent twice.
+  const childWrites = operatorWrites(ctx.username, mark, (e) => e.objectRef?.namespace === ns && ['deployments', 'services', 'horizontalpodautoscalers', 'poddisruptionbudgets'].includes(e.objectRef.resource ?? ''));
+  assert.deepEqual(childWrites.map((e) => e.objectRef?.resource).sort(), ['deployments', 'horizontalpodautoscalers', 'poddisruptionbudgets', 'services']);
   const m = getMd(ns, 'iris');
   assert.equal(m.status?.observedGeneration, m.metadata.generation);
   for (const kind of ['deployment', 'service', 'hpa', 'pdb']) {
