@@ -54,6 +54,7 @@ describe('operator Deployment args', () => {
       '--leader-election-namespace',
       '--leader-election-id',
       '--shutdown-timeout-seconds',
+      '--watch-inactivity-timeout-seconds',
       '--metrics-bind-address',
       '--health-probe-bind-address',
       '--cluster-domain',
@@ -75,6 +76,7 @@ describe('operator Deployment args', () => {
       '--log-level=debug',
       '--concurrency=8',
       '--shutdown-timeout-seconds=20',
+      '--watch-inactivity-timeout-seconds=90',
       '--metrics-bind-address=:8080',
       '--health-probe-bind-address=:8081',
       '--watch-namespaces=team-a,team-b',
@@ -100,6 +102,7 @@ describe('operator Deployment args', () => {
     assert.equal(config.leaderElectionNamespace, 'modelship-system');
     assert.equal(config.leaderElectionId, 'modelship-operator');
     assert.equal(config.shutdownTimeoutSeconds, 20);
+    assert.equal(config.watchInactivityTimeoutSeconds, 90);
     assert.equal(parseConfig(['--leader-elect=false'], {}).leaderElect, false);
   });
 

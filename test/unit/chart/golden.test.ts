@@ -131,6 +131,7 @@ describe('the chart rendered with ci/all-values.yaml', () => {
     assert.equal(config.fetcherImage, 'registry.example.com/platform/model-fetcher:0.1.0');
     assert.equal(config.clusterDomain, 'cluster.example');
     assert.equal(config.shutdownTimeoutSeconds, 20);
+    assert.equal(config.watchInactivityTimeoutSeconds, 90);
     assert.equal(config.leaderElectionId, 'modelship-operator');
   });
 
