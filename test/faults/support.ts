@@ -6,6 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Registry } from 'prom-client';
+import { CHILD_KINDS } from '../../operator/src/controller/reconcile.ts';
 import { HttpKubeClient, type ApplyTarget } from '../../operator/src/kube/client.ts';
 import { RestClient } from '../../operator/src/kube/rest.ts';
 import type { KubeObject } from '../../operator/src/kube/types.ts';
@@ -257,8 +258,11 @@ export async function sample(op: OperatorProcess, startedAt: number): Promise<Sa
   };
 }
 
-/** The informers the operator always runs: ModelDeployments, four child kinds, ReplicaSets, pods. */
-export const INFORMERS = 7;
+/**
+ * The informers the operator always runs: ModelDeployments, ReplicaSets, pods, and two per child
+ * kind (our labelled children, and the names of the unlabelled objects of that kind).
+ */
+export const INFORMERS = 3 + 2 * CHILD_KINDS.length;
 
 /** Prints one line of figures, so a run's log holds the scenario table. */
 export function figures(t: { diagnostic(msg: string): void }, scenario: string, fields: Record<string, string | number>): void {
