@@ -73,16 +73,12 @@ const NODE_OPTIONS = values['node-options'] ?? IMAGE_NODE_OPTIONS;
 const FIXED = values.replicas === undefined ? undefined : Number(values.replicas);
 
 /**
- * Starts a CPU profile of kube-apiserver (its /debug/pprof, on by default) for the first seconds
- * of a phase, written to the --apiserver-profile directory; resolves when it is written.
+ * Starts a CPU profile of kube-apiserver (its /debug/pprof) for the first seconds of a phase,
+ * written to the --apiserver-profile directory; resolves when it is written.
  */
 function profileApiserver(phase: string): Promise<void> {
   const dir = values['apiserver-profile'];
   if (!dir) return Promise.resolve();
-  if (state.commands['kube-apiserver'].args.includes('--profiling=false')) {
-    throw new Error('--apiserver-profile needs a cluster started with MODELSHIP_APISERVER_PROFILING=1: node test/cluster/down.ts && MODELSHIP_APISERVER_PROFILING=1 node test/cluster/up.ts');
-  }
-  mkdirSync(dir, { recursive: true });
   const file = join(dir, `kube-apiserver-${phase}.pprof`);
   return new Promise((resolve) => {
     execFile(bin('kubectl'), ['--kubeconfig', cluster().kubeconfig, 'get', '--raw', `/debug/pprof/profile?seconds=${values['apiserver-profile-seconds']}`], { encoding: 'buffer', maxBuffer: 256 * 1024 * 1024 }, (err, stdout) => {
@@ -252,6 +248,12 @@ async function readyModels(client: HttpKubeClient, ns: string): Promise<number> 
 }
 
 const { state } = await clusterUp();
+if (values['apiserver-profile']) {
+  if (state.commands['kube-apiserver'].args.includes('--profiling=false')) {
+    throw new Error('--apiserver-profile needs a cluster started with MODELSHIP_APISERVER_PROFILING=1: node test/cluster/down.ts && MODELSHIP_APISERVER_PROFILING=1 node test/cluster/up.ts');
+  }
+  mkdirSync(values['apiserver-profile'], { recursive: true });
+}
 installCrd();
 const rest = RestClient.forKubeconfig(state.kubeconfig, { metrics: createMetrics(new Registry(), { defaultMetrics: false }) });
 const client = new HttpKubeClient(rest);

@@ -399,6 +399,20 @@ export async function stopComponent(c: Component, signal: 'SIGTERM' | 'SIGKILL' 
   writeState(state);
 }
 
+/**
+ * Restarts kwok so that it plays every pod's stage again, as kubelets resync after an outage (kwok
+ * never does: a stage whose write failed with anything but connection refused, a timeout, 503 or
+ * 429 is dropped; kwok v0.8.0 pod_controller.go, shouldRetry). The node leases go first: a new
+ * kwok has a new identity and would otherwise wait 40 s for the old holder's leases to expire.
+ */
+export async function restartKwok(): Promise<void> {
+  await stopComponent('kwok', 'SIGKILL');
+  const state = readState();
+  if (!state) throw new Error('the test cluster is not up');
+  kubectl(state, ['delete', 'leases', '-n', 'kube-node-lease', '--all']);
+  await startComponent('kwok');
+}
+
 async function etcdHealthy(state: ClusterState): Promise<boolean> {
   try {
     return (await fetch(`http://127.0.0.1:${state.ports.etcdClient}/health`)).ok;

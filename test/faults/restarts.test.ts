@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { kubeconfigFor, startComponent, stopComponent, type Component } from '../cluster/cluster.ts';
-import { auditOffset, eventually, installCrd, kubectl, useNamespace } from '../integration/harness.ts';
+import { kubeconfigFor, restartKwok, startComponent, stopComponent, type Component } from '../cluster/cluster.ts';
+import { auditOffset, eventually, installCrd, useNamespace } from '../integration/harness.ts';
 import { startOperator } from '../integration/operator.ts';
 import { adminClient, assertNoDuplicates, createFleet, figures, inParallel, listMds, peakRssMiB, setVersion, waitConverged, writesOf } from './support.ts';
 
@@ -38,16 +38,9 @@ describe('faults: control plane restarts', () => {
         await startComponent(victim);
         // etcd back does not mean the API server has noticed: wait until it answers again.
         if (victim === 'etcd') await eventually('the API server to answer again', () => listMds(client, ns), 120_000, 500);
-        // kwok plays the kubelets, and unlike a kubelet it never resyncs: a pod stage whose write
-        // failed during the outage with anything but connection refused, a timeout, 503 or 429 is
-        // dropped (kwok v0.8.0 pod_controller.go, shouldRetry), leaving a pod Terminating or not
-        // Ready for good (2 of 30 Deployments stuck with an old pod in one run of npm test).
-        // A restarted kwok lists every pod and plays its stage again, as kubelets would resync.
-        // Its node leases go first: a new kwok has a new identity and would otherwise wait 40 s
-        // for the old holder's leases to expire before playing any stage.
-        await stopComponent('kwok', 'SIGKILL');
-        kubectl(['delete', 'leases', '-n', 'kube-node-lease', '--all']);
-        await startComponent('kwok');
+        // kwok plays the kubelets but never resyncs: a pod stage that failed during the outage
+        // would stay unplayed (2 of 30 Deployments stuck with an old pod in one run of npm test).
+        await restartKwok();
       }
       // After an outage kube-controller-manager's reflectors back off (client-go: up to 30 s,
       // doubled by jitter) before they relist: 22 to 75 s for the fleet measured here, nothing to do

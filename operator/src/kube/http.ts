@@ -83,25 +83,23 @@ export function nodeSender(conn: Connection): HttpSender {
           signal?.removeEventListener('abort', onAbort);
           reject(signal?.aborted ? abortReason(signal) : err);
         });
+        const fence = req.beforeWrite;
+        if (!fence) return void r.end(req.body);
         const write = (): void => {
           try {
-            req.beforeWrite?.();
+            fence();
           } catch (err) {
-            r.destroy(err as Error);
-            return;
+            return void r.destroy(err as Error);
           }
           r.end(req.body);
         };
-        if (!req.beforeWrite) r.end(req.body);
-        else {
-          // Nothing is written before the socket is connected (for TLS: its handshake done); a
-          // kept-alive socket is, at once.
-          r.once('socket', (socket) => {
-            const tlsPending = secure && (socket as TLSSocket).getProtocol?.() == null;
-            if (socket.connecting || tlsPending) socket.once(secure ? 'secureConnect' : 'connect', write);
-            else write();
-          });
-        }
+        // Nothing is written before the socket is connected (for TLS: its handshake done); a
+        // kept-alive socket is, at once.
+        r.once('socket', (socket) => {
+          const tlsPending = secure && (socket as TLSSocket).getProtocol?.() == null;
+          if (socket.connecting || tlsPending) socket.once(secure ? 'secureConnect' : 'connect', write);
+          else write();
+        });
       });
     },
   };

@@ -40,10 +40,8 @@ export class RestClient {
   readonly server: string;
   /** The namespace of the kubeconfig's context (or the pod's), when it names one. */
   readonly namespace: string | undefined;
-  private readonly sender: HttpSender;
   private readonly m: Metrics;
   private readonly userAgent: string;
-  private readonly writeFence: (() => void) | undefined;
   private readonly options: RestClientOptions;
   private readonly target: { server: string; sender: HttpSender; namespace?: string };
 
@@ -51,11 +49,9 @@ export class RestClient {
     this.target = target;
     this.server = target.server.replace(/\/+$/, '');
     this.namespace = target.namespace;
-    this.sender = target.sender;
     this.options = options;
     this.m = options.metrics ?? defaultMetrics;
     this.userAgent = options.userAgent ?? `modelship-operator/${VERSION}`;
-    this.writeFence = options.writeFence;
   }
 
   /** A client on a connection (node:https). */
@@ -118,11 +114,11 @@ export class RestClient {
     // The fence is checked here, and again by the sender once the request has a connected socket,
     // right before its bytes leave: a process frozen in between (SIGSTOP, a long pause) while a new
     // TLS connection was being set up would otherwise send the write when it wakes.
-    const fence = method !== 'GET' ? this.writeFence : undefined;
+    const fence = method !== 'GET' ? this.options.writeFence : undefined;
     let response: HttpResponse;
     try {
       fence?.();
-      response = await this.sender.send({ method, url, headers, ...(body !== undefined ? { body } : {}), signal: ac.signal, ...(fence ? { beforeWrite: fence } : {}) });
+      response = await this.target.sender.send({ method, url, headers, ...(body !== undefined ? { body } : {}), signal: ac.signal, ...(fence ? { beforeWrite: fence } : {}) });
     } catch (err) {
       release();
       this.m.restClientRequests.inc({ code: '<error>', method, host: url.host });
