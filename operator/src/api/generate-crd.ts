@@ -20,6 +20,7 @@ import {
 } from './schema.ts';
 import { withoutKeys, type SchemaNode } from './schema.ts';
 import { renderTypesTs, TYPES_PATH } from './generate-types.ts';
+import { renderValidatorTs, VALIDATOR_PATH } from './generate-validator.ts';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '../../..');
 export const CRD_FILE_NAME = `${CRD_NAME}.yaml`;
@@ -139,4 +140,6 @@ if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.
   }
   writeFileSync(TYPES_PATH, renderTypesTs());
   console.log(`Wrote ${TYPES_PATH}`);
+  writeFileSync(VALIDATOR_PATH, renderValidatorTs());
+  console.log(`Wrote ${VALIDATOR_PATH}`);
 }

@@ -1,14 +1,13 @@
-// Validation of a ModelDeployment by the operator: ajv on the same schema as the CRD, then the
-// semantic rules, then defaults. The API server has already run the CRD schema and CEL rules;
+// Validation of a ModelDeployment by the operator: ajv's validator for the same schema as the CRD
+// (compiled in advance: spec-validator.generated.ts), then the semantic rules, then defaults. The API server has already run the CRD schema and CEL rules;
 // this catches what they cannot and gives every error a plain-words message.
-import { Ajv } from 'ajv';
-import type { ErrorObject } from 'ajv';
+import type { ErrorObject, ValidateFunction } from 'ajv';
 import { withDefaults } from './defaults.ts';
 import { formatFieldErrors } from './errors.ts';
 import type { FieldError } from './errors.ts';
-import { API_VERSION, KIND, PATTERN_HINTS, specSchema, withoutKeys } from './schema.ts';
-import type { SchemaNode } from './schema.ts';
+import { PATTERN_HINTS } from './schema.ts';
 import { semanticErrors } from './semantic.ts';
+import generatedValidator from './spec-validator.generated.ts';
 import type { ModelDeployment } from './types.ts';
 
 export { formatFieldErrors };
@@ -23,33 +22,7 @@ export type ValidModelDeployment = ModelDeployment & { readonly [validBrand]: tr
 
 export type ValidationResult = { ok: true; value: ValidModelDeployment } | { ok: false; errors: FieldError[] };
 
-/**
- * The schema as ajv should see it: unknown fields become errors (the API server prunes them
- * instead; here they are almost always typos), and the Kubernetes-only keywords are dropped.
- */
-export function toAjvSchema(node: SchemaNode): Record<string, unknown> {
-  return withoutKeys(
-    node,
-    (key) => key.startsWith('x-') || key === 'format',
-    (out, n) => {
-      if (n.properties !== undefined && n.additionalProperties === undefined && !n['x-kubernetes-preserve-unknown-fields']) {
-        out['additionalProperties'] = false;
-      }
-    },
-  );
-}
-
-const ajv = new Ajv({ allErrors: true, strict: true, strictTypes: false, strictRequired: false, verbose: true });
-const validateRoot = ajv.compile({
-  type: 'object',
-  required: ['apiVersion', 'kind', 'metadata', 'spec'],
-  properties: {
-    apiVersion: { const: API_VERSION },
-    kind: { const: KIND },
-    metadata: { type: 'object', required: ['name'], properties: { name: { type: 'string' } } },
-    spec: toAjvSchema(specSchema),
-  },
-});
+const validateRoot = generatedValidator as unknown as ValidateFunction;
 
 /** `/spec/resources/limits/nvidia.com~1gpu` → `spec.resources.limits[nvidia.com/gpu]`. */
 export function instancePathToField(instancePath: string): string {

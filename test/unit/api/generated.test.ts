@@ -5,9 +5,14 @@ import { test } from 'node:test';
 import { parse } from 'yaml';
 import { CRD_PATH, CRD_TEMPLATE_PATH, crdObject, renderCrdTemplate, renderCrdYaml } from '../../../operator/src/api/generate-crd.ts';
 import { renderTypesTs, TYPES_PATH } from '../../../operator/src/api/generate-types.ts';
+import { renderValidatorTs, VALIDATOR_PATH } from '../../../operator/src/api/generate-validator.ts';
 
 test('types.ts matches the schema (run: npm run gen:crd)', () => {
   assert.equal(readFileSync(TYPES_PATH, 'utf8'), renderTypesTs());
+});
+
+test('spec-validator.generated.ts matches the schema (run: npm run gen:crd)', () => {
+  assert.equal(readFileSync(VALIDATOR_PATH, 'utf8'), renderValidatorTs());
 });
 
 test('crds/ matches the schema (run: npm run gen:crd)', () => {
