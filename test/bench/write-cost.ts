@@ -53,25 +53,37 @@ function md(name: string): ModelDeployment {
   };
 }
 
-/** A status of the operator's shape: the first pass's (creating) or the Ready transition's. */
+/** A status as the operator writes it: the first pass's (creating) or the Ready transition's. */
 function status(name: string, ready: boolean): ModelDeploymentStatus {
   const at = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
   const cond = (type: string, s: 'True' | 'False', reason: string, message: string) => ({ type, status: s, reason, message, lastTransitionTime: at, observedGeneration: 1 });
+  const uri = `s3://bench-models/${name}/v1`;
   return {
     observedGeneration: 1,
     url: `http://${name}.${ns}.svc.cluster.local`,
     selector: `app.kubernetes.io/instance=${name},app.kubernetes.io/name=model-server`,
-    model: { uri: `s3://bench-models/${name}/v1`, format: 'sklearn', runtime: 'mlserver', image: 'docker.io/seldonio/mlserver:1.6.1' },
+    model: { uri, format: 'sklearn', runtime: 'mlserver', image: 'docker.io/seldonio/mlserver:1.6.1' },
     replicas: 1,
     readyReplicas: ready ? 1 : 0,
     availableReplicas: ready ? 1 : 0,
     updatedReplicas: 1,
     conditions: [
-      ready ? cond('Ready', 'True', 'Ready', `Serving s3://bench-models/${name}/v1 with 1 ready replicas`) : cond('Ready', 'False', 'Progressing', 'Waiting for 1 ready replicas'),
+      ready ? cond('Ready', 'True', 'Ready', `Serving ${uri} with 1 ready replicas`) : cond('Ready', 'False', 'Progressing', 'Waiting for 1 ready replicas'),
       ready ? cond('Reconciling', 'False', 'Reconciled', 'The children match the spec') : cond('Reconciling', 'True', 'Progressing', 'Created Deployment, Service, HorizontalPodAutoscaler and PodDisruptionBudget'),
       cond('Stalled', 'False', 'NotStalled', 'Reconciliation is making progress'),
+      ready ? cond('Available', 'True', 'MinimumReplicasAvailable', 'Deployment has minimum availability.') : cond('Available', 'False', 'MinimumReplicasUnavailable', 'Deployment does not have minimum availability.'),
+      cond('Progressing', 'True', ready ? 'NewReplicaSetAvailable' : 'ReplicaSetUpdated', `ReplicaSet "${name}-5fff657b54" ${ready ? 'has successfully progressed' : 'is progressing'}.`),
     ],
-    revisions: [{ revision: '3305c97382', deployment: name, role: 'stable', replicas: 1, readyReplicas: ready ? 1 : 0, trafficPercent: 100, model: `s3://bench-models/${name}/v1` }],
+    autoscaling: {
+      currentReplicas: 1,
+      desiredReplicas: ready ? 1 : 0,
+      conditions: [
+        { type: 'AbleToScale', status: 'True', reason: 'SucceededGetScale', message: "the HPA controller was able to get the target's current scale" },
+        { type: 'ScalingActive', status: 'False', reason: 'FailedGetResourceMetric', message: 'the HPA was unable to compute the replica count: failed to get cpu utilization: unable to get metrics for resource cpu: no metrics returned from resource metrics API' },
+      ],
+    },
+    revisions: [{ revision: '3305c97382', deployment: name, role: 'stable', replicas: 1, readyReplicas: ready ? 1 : 0, trafficPercent: 100, model: uri }],
+    ...(ready ? { history: [{ revision: '3305c97382', deployment: name, replicaSet: `${name}-5fff657b54`, model: uri, servingSince: at }] } : {}),
   } as unknown as ModelDeploymentStatus;
 }
 
