@@ -35,6 +35,7 @@ import { clusterUp } from '../cluster/cluster.ts';
 import { auditEvents, auditOffset, autoscalerSettled, bin, cluster, installCrd, kubectl, repoRoot, WRITE_VERBS } from '../integration/harness.ts';
 import { OPERATOR_USER, startOperator, type OperatorProcess } from '../integration/operator.ts';
 import { IMAGE_NODE_OPTIONS } from './image.ts';
+import { cpuSeconds } from './proc.ts';
 import { renderSvg, renderTerminal, type Series } from './chart.ts';
 import { updateReadme, type BenchResult } from './readme.ts';
 
@@ -210,16 +211,6 @@ function memoryCgroup(limit: string | undefined, run: string): { path: string; b
 function procStatus(pid: number | undefined, field: string): number {
   try {
     return Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
-  } catch {
-    return 0;
-  }
-}
-
-/** CPU seconds a process has used (user + system), from /proc. */
-function cpuSeconds(pid: number | undefined): number {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    return (Number(f[11]) + Number(f[12])) / 100;
   } catch {
     return 0;
   }

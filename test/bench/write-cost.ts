@@ -9,7 +9,6 @@
 // nothing else running), then waits until the API server is quiet again (what the controllers do
 // in answer is part of the cost); the CPU the three processes used over the batch, less their rate
 // at rest just before it, divided by `count`, is its cost. Medians over the rounds.
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import PQueue from 'p-queue';
@@ -24,6 +23,7 @@ import { createMetrics } from '../../operator/src/observability/metrics.ts';
 import { defaultRenderConfig, renderChildren } from '../../operator/src/render/index.ts';
 import { clusterUp } from '../cluster/cluster.ts';
 import { installCrd, kubectl } from '../integration/harness.ts';
+import { cpuSeconds } from './proc.ts';
 
 const { values } = parseArgs({ options: { count: { type: 'string', default: '300' }, rounds: { type: 'string', default: '3' } } });
 const N = Number(values.count);
@@ -34,12 +34,8 @@ const rest = RestClient.forKubeconfig(state.kubeconfig, { metrics: createMetrics
 const client = new HttpKubeClient(rest);
 const PROCESSES = ['kube-apiserver', 'etcd', 'kube-controller-manager'] as const;
 
-/** CPU seconds (user + system) of a cluster process, from /proc. */
-function cpu(name: (typeof PROCESSES)[number]): number {
-  const stat = readFileSync(`/proc/${state.pids[name]}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
-}
+/** CPU seconds of a cluster process. */
+const cpu = (name: (typeof PROCESSES)[number]): number => cpuSeconds(state.pids[name]);
 
 const ns = `write-cost-${Date.now().toString(36)}`;
 kubectl(['create', 'namespace', ns]);

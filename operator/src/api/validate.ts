@@ -1,6 +1,7 @@
 // Validation of a ModelDeployment by the operator: ajv's validator for the same schema as the CRD
-// (compiled in advance: spec-validator.generated.ts), then the semantic rules, then defaults. The API server has already run the CRD schema and CEL rules;
-// this catches what they cannot and gives every error a plain-words message.
+// (compiled in advance: spec-validator.generated.ts), then the semantic rules, then defaults. The
+// API server has already run the CRD schema and CEL rules; this catches what they cannot and gives
+// every error a plain-words message.
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { withDefaults } from './defaults.ts';
 import { formatFieldErrors } from './errors.ts';
