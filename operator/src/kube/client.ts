@@ -1,8 +1,9 @@
 // KubeClient: the small interface the controller writes through. HttpKubeClient talks to the
 // API server; test/unit/support/fake-kube.ts is an in-memory stand-in for this interface.
-import { isNotFound } from './errors.ts';
+import { isNotFound, KubeApiError } from './errors.ts';
+import { ListScanner } from './list-stream.ts';
 import { resourcePath } from './resources.ts';
-import type { RestClient } from './rest.ts';
+import { parseStatus, type RestClient } from './rest.ts';
 import type { KubeList, KubeObject, ObjectRef } from './types.ts';
 
 export const FIELD_MANAGER = 'modelship';
@@ -177,22 +178,40 @@ export class HttpKubeClient implements KubeClient {
   }
 }
 
-/** Lists every page (500 a page); all pages share the first page's resourceVersion. */
+/**
+ * Lists every page (500 a page); all pages share the first page's resourceVersion. Each page is
+ * read as it arrives (ListScanner): every item is decoded on its own and passed through `keep`
+ * at once, so a page is never held whole, as text or as decoded objects.
+ */
 export async function listAll<T extends KubeObject>(rest: RestClient, apiVersion: string, kind: string, options: ListAllOptions<T> = {}): Promise<KubeList<T>> {
   const items: T[] = [];
+  const take = (item: T): void => {
+    // List items of built-in kinds come without apiVersion/kind; the item is ours to complete.
+    item.apiVersion ??= apiVersion;
+    item.kind ??= kind;
+    items.push(options.keep ? options.keep(item) : item);
+  };
+  const path = resourcePath(apiVersion, kind, options.namespace);
   let cont: string | undefined;
   let resourceVersion = '';
   do {
-    const page = await rest.request<{ metadata?: { resourceVersion?: string; continue?: string }; items?: T[] }>(
-      'GET',
-      resourcePath(apiVersion, kind, options.namespace),
-      { query: { limit: 500, continue: cont, labelSelector: options.labelSelector, fieldSelector: options.fieldSelector }, signal: options.signal, ...(options.metadataOnly ? { accept: METADATA_LIST_ACCEPT } : {}) },
-    );
-    for (const item of page.items ?? []) {
-      // List items of built-in kinds come without apiVersion/kind.
-      const typed = { ...item, apiVersion: item.apiVersion ?? apiVersion, kind: item.kind ?? kind };
-      items.push(options.keep ? options.keep(typed) : typed);
+    const response = await rest.send('GET', path, {
+      query: { limit: 500, continue: cont, labelSelector: options.labelSelector, fieldSelector: options.fieldSelector },
+      signal: options.signal,
+      ...(options.metadataOnly ? { accept: METADATA_LIST_ACCEPT } : {}),
+    });
+    if (response.status >= 400) {
+      const text = await response.text();
+      throw new KubeApiError('GET', path, response.status, parseStatus(text), text);
     }
+    const scanner = new ListScanner<T>(take);
+    try {
+      for await (const chunk of response.chunks()) scanner.push(chunk);
+    } catch (err) {
+      response.cancel();
+      throw err;
+    }
+    const page = scanner.end<{ metadata?: { resourceVersion?: string; continue?: string } }>();
     if (!cont) resourceVersion = page.metadata?.resourceVersion ?? '';
     cont = page.metadata?.continue || undefined;
   } while (cont);

@@ -1,0 +1,114 @@
+// A LIST answer read as it arrives: each element of its top-level "items" is cut out by byte and
+// parsed on its own, and handed on at once, so a page of 500 objects is never held as one string
+// nor as 500 decoded objects (the cache keeps only what its transform leaves of each). What is
+// not an item (kind, apiVersion, metadata with resourceVersion and continue) is kept as bytes and
+// parsed at the end. JSON's structural characters are ASCII and never occur inside a multi-byte
+// UTF-8 sequence, so a byte scan that follows strings and escapes finds the items' bounds.
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const OPEN_OBJECT = 0x7b;
+const CLOSE_OBJECT = 0x7d;
+const OPEN_ARRAY = 0x5b;
+const CLOSE_ARRAY = 0x5d;
+
+export class ListScanner<T> {
+  private depth = 0;
+  private inString = false;
+  private escaped = false;
+  /** The bytes of the string being read, when it may be a key of the top-level object. */
+  private keyPieces: Buffer[] | undefined;
+  private keyStart = -1;
+  private lastKey = '';
+  /** Inside the top-level "items" array (depth 2 there). */
+  private inItems = false;
+  /** Where the current item began in the current chunk, or pieces of it from earlier chunks. */
+  private itemStart = -1;
+  private readonly itemPieces: Buffer[] = [];
+  private readonly rest: Buffer[] = [];
+  private readonly onItem: (item: T) => void;
+
+  constructor(onItem: (item: T) => void) {
+    this.onItem = onItem;
+  }
+
+  /** Reads the next bytes of the answer. */
+  push(chunk: Buffer): void {
+    // The scan state in locals (written back below): this loop runs over every byte of a list.
+    let { depth, inString, escaped, inItems } = this;
+    let restFrom = inItems ? -1 : 0;
+    const n = chunk.length;
+    for (let i = 0; i < n; i++) {
+      const b = chunk[i] as number;
+      if (inString) {
+        if (escaped) escaped = false;
+        else if (b === BACKSLASH) escaped = true;
+        else if (b === QUOTE) {
+          inString = false;
+          if (this.keyPieces) {
+            this.keyPieces.push(chunk.subarray(this.keyStart, i));
+            this.lastKey = Buffer.concat(this.keyPieces).toString('utf8');
+            this.keyPieces = undefined;
+          }
+        }
+      } else if (b === QUOTE) {
+        inString = true;
+        // A string directly in the top-level object: a key (or a value, which is harmless).
+        if (depth === 1) {
+          this.keyPieces = [];
+          this.keyStart = i + 1;
+        }
+      } else if (b === OPEN_OBJECT || b === OPEN_ARRAY) {
+        depth++;
+        if (depth === 2 && b === OPEN_ARRAY && this.lastKey === 'items') {
+          // The array itself stays in the rest (as "items":[]); its elements do not.
+          this.rest.push(chunk.subarray(restFrom, i + 1));
+          restFrom = -1;
+          inItems = true;
+        } else if (inItems && depth === 3) {
+          this.itemStart = i;
+        }
+      } else if (b === CLOSE_OBJECT || b === CLOSE_ARRAY) {
+        depth--;
+        if (inItems && depth === 2 && b === CLOSE_OBJECT) {
+          this.item(chunk, i + 1);
+        } else if (inItems && depth === 1) {
+          inItems = false;
+          restFrom = i;
+        }
+      }
+    }
+    this.depth = depth;
+    this.inString = inString;
+    this.escaped = escaped;
+    this.inItems = inItems;
+    if (inString && this.keyPieces) {
+      this.keyPieces.push(chunk.subarray(this.keyStart, n));
+      this.keyStart = 0;
+    }
+    if (this.itemStart >= 0) {
+      this.itemPieces.push(chunk.subarray(this.itemStart, n));
+      this.itemStart = 0;
+    }
+    if (restFrom >= 0) this.rest.push(chunk.subarray(restFrom, n));
+  }
+
+  /** The answer without its items ({"kind":...,"metadata":{...},"items":[]}), once all is read. */
+  end<L>(): L {
+    if (this.depth !== 0 || this.inString) throw new SyntaxError('the list answer ended in the middle of its JSON');
+    return JSON.parse(Buffer.concat(this.rest).toString('utf8')) as L;
+  }
+
+  private item(chunk: Buffer, end: number): void {
+    let text: string;
+    if (this.itemPieces.length > 0) {
+      this.itemPieces.push(chunk.subarray(0, end));
+      text = Buffer.concat(this.itemPieces).toString('utf8');
+      this.itemPieces.length = 0;
+    } else {
+      text = chunk.toString('utf8', this.itemStart, end);
+    }
+    this.itemStart = -1;
+    this.onItem(JSON.parse(text) as T);
+  }
+}
