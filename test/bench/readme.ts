@@ -1,7 +1,7 @@
 // The README's "How fast" table, regenerated from benchmark results (`npm run bench -- --readme`).
 // Pure: results in, README text out. Each run replaces the row of its kind (model count, replicas,
 // memory limit), dated; the other rows stay when they come from the same machine, and go when the
-// machine line differs (figures from two machines are not comparable).
+// machine line differs (figures from two machines are not comparable) or the columns changed.
 export const BEGIN = '<!-- bench:begin (npm run bench -- --readme rewrites this) -->';
 export const END = '<!-- bench:end -->';
 
@@ -21,11 +21,12 @@ export interface BenchResult {
   steadyWrites: number;
   restartSyncSeconds: number;
   restartWrites: number;
+  restartPeakRssMiB: number;
   oom: string;
 }
 
 const HEADER = [
-  '| models | floor to all Ready | operator to all Ready | ratio | operator CPU per model | operator RSS idle / peak | writes per model | writes at rest (30 s) | restart: caches synced, writes | run |',
+  '| models | floor to all Ready | operator to all Ready | ratio | operator CPU per model | operator RSS idle / peak | writes per model | writes at rest (30 s) | restart: caches synced, writes, peak RSS | run |',
   '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
 ];
 
@@ -38,7 +39,7 @@ export function rowKey(r: Pick<BenchResult, 'count' | 'replicas' | 'memoryLimit'
 }
 
 export function row(r: BenchResult): string {
-  return `| ${rowKey(r)} | ${num(r.floorSeconds, 1, ' s')} | ${num(r.operatorSeconds, 1, ' s')} | ${num(r.ratio, 2)} | ${num(r.cpuMsPerModel, 1, ' ms')} | ${num(r.idleRssMiB, 0)} / ${num(r.peakRssMiB, 0)} MiB | ${num(r.writesPerModel, 2)} | ${r.steadyWrites} | ${num(r.restartSyncSeconds, 2, ' s')}, ${r.restartWrites} | ${r.when.slice(0, 10)} |`;
+  return `| ${rowKey(r)} | ${num(r.floorSeconds, 1, ' s')} | ${num(r.operatorSeconds, 1, ' s')} | ${num(r.ratio, 2)} | ${num(r.cpuMsPerModel, 1, ' ms')} | ${num(r.idleRssMiB, 0)} / ${num(r.peakRssMiB, 0)} MiB | ${num(r.writesPerModel, 2)} | ${r.steadyWrites} | ${num(r.restartSyncSeconds, 2, ' s')}, ${r.restartWrites}, ${num(r.restartPeakRssMiB, 0, ' MiB')} | ${r.when.slice(0, 10)} |`;
 }
 
 /** README with the table between the markers updated by one result; the machine line says where. */
@@ -49,7 +50,9 @@ export function updateReadme(readme: string, r: BenchResult, machine: string): s
   const machineLine = `Machine: ${machine}.`;
   const lines = readme.slice(begin + BEGIN.length, end).split('\n');
   const sameMachine = lines.includes(machineLine);
-  const old = sameMachine ? lines.filter((l) => l.startsWith('| ') && !HEADER.includes(l)) : [];
+  // Rows of an older layout (another header) go too: their cells would sit under other columns.
+  const sameLayout = lines.includes(HEADER[0] as string);
+  const old = sameMachine && sameLayout ? lines.filter((l) => l.startsWith('| ') && !HEADER.includes(l)) : [];
   const rows = new Map(old.map((l) => [l.split(' | ')[0]?.slice(2) ?? '', l]));
   rows.set(rowKey(r), row(r));
   const sorted = [...rows].sort(([a], [b]) => Number(a.split(' ')[0]?.replace(/,/g, '')) - Number(b.split(' ')[0]?.replace(/,/g, '')) || (a < b ? -1 : a > b ? 1 : 0)).map(([, l]) => l);
