@@ -11,7 +11,7 @@
 import type { Logger } from '../observability/logger.ts';
 import { metrics as defaultMetrics, type Metrics } from '../observability/metrics.ts';
 import type { RestClient } from './rest.ts';
-import { deepFreeze, objectKey, type KubeObject } from './types.ts';
+import { freezeForCache, objectKey, type KubeObject } from './types.ts';
 import { restListerWatcher, type ListerWatcher, type WatchEnd, type WatchEvent } from './watch.ts';
 
 /**
@@ -337,9 +337,9 @@ export class Informer<T extends KubeObject> {
     }
   }
 
-  /** The object as the cache keeps it: transformed, then frozen (never mutate it). */
+  /** The object as the cache keeps it: transformed, its strings shared, frozen (never mutate it). */
   private cacheable(obj: T): T {
-    return deepFreeze((this.options.transform ?? stripManagedFields)(obj));
+    return freezeForCache((this.options.transform ?? stripManagedFields)(obj));
   }
 
   private inScope(obj: T, ns: string | undefined): boolean {

@@ -68,12 +68,70 @@ export function controllerOf(obj: KubeObject): OwnerReference | undefined {
   return obj.metadata?.ownerReferences?.find((r) => r.controller === true);
 }
 
-/** Recursively freezes an object so a cache entry cannot be changed by a caller. */
-export function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const v of Object.values(value as Record<string, unknown>)) deepFreeze(v);
+/**
+ * The strings of cached objects seen lately, so that equal values (labels, images, probe paths,
+ * condition reasons: most of an object's strings repeat across models) share one copy instead of
+ * one per object as JSON.parse makes them. Bounded: two generations of `generation` strings; a
+ * string still in use when its generation goes is shared again from the next one it is seen in.
+ */
+export class StringPool {
+  private young = new Map<string, string>();
+  private old = new Map<string, string>();
+  private readonly generation: number;
+  private readonly maxLength: number;
+
+  constructor(generation = 8192, maxLength = 256) {
+    this.generation = generation;
+    this.maxLength = maxLength;
   }
-  return value;
+
+  /** An equal string: the pool's copy when it has one. */
+  share(s: string): string {
+    if (s.length > this.maxLength) return s;
+    const young = this.young.get(s);
+    if (young !== undefined) return young;
+    const kept = this.old.get(s) ?? s;
+    if (this.young.size >= this.generation) {
+      this.old = this.young;
+      this.young = new Map();
+    }
+    this.young.set(kept, kept);
+    return kept;
+  }
+
+  /** How many strings it holds (at most twice the generation). */
+  get size(): number {
+    return this.young.size + this.old.size;
+  }
+}
+
+const cacheStrings = new StringPool();
+
+/**
+ * Recursively freezes an object so a cache entry cannot be changed by a caller, first replacing
+ * its string values with the pool's shared copies (same values: strings are immutable). Measured
+ * on a Deployment as the operator renders it: 6.4 KB of heap cached alone, 4.2 KB with its strings
+ * shared (docs/performance.md).
+ */
+export function freezeForCache<T>(value: T, pool: StringPool = cacheStrings): T {
+  if (value === null || typeof value !== 'object' || Object.isFrozen(value)) return value;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const v: unknown = value[i];
+      value[i] = typeof v === 'string' ? pool.share(v) : freezeForCache(v, pool);
+    }
+  } else {
+    const o = value as Record<string, unknown>;
+    for (const k of Object.keys(o)) {
+      // An own "__proto__" (JSON.parse makes one) is left as it is: assigning it sets the prototype.
+      if (k === '__proto__') {
+        freezeForCache(o[k], pool);
+        continue;
+      }
+      const v = o[k];
+      o[k] = typeof v === 'string' ? pool.share(v) : freezeForCache(v, pool);
+    }
+  }
+  return Object.freeze(value);
 }
 
