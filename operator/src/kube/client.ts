@@ -1,9 +1,9 @@
 // KubeClient: the small interface the controller writes through. HttpKubeClient talks to the
 // API server; test/unit/support/fake-kube.ts is an in-memory stand-in for this interface.
-import { isNotFound, KubeApiError } from './errors.ts';
+import { isNotFound } from './errors.ts';
 import { ListScanner } from './list-stream.ts';
 import { resourcePath } from './resources.ts';
-import { parseStatus, type RestClient } from './rest.ts';
+import type { RestClient } from './rest.ts';
 import type { KubeList, KubeObject, ObjectRef } from './types.ts';
 
 export const FIELD_MANAGER = 'modelship';
@@ -195,15 +195,11 @@ export async function listAll<T extends KubeObject>(rest: RestClient, apiVersion
   let cont: string | undefined;
   let resourceVersion = '';
   do {
-    const response = await rest.send('GET', path, {
+    const response = await rest.open('GET', path, {
       query: { limit: 500, continue: cont, labelSelector: options.labelSelector, fieldSelector: options.fieldSelector },
       signal: options.signal,
       ...(options.metadataOnly ? { accept: METADATA_LIST_ACCEPT } : {}),
     });
-    if (response.status >= 400) {
-      const text = await response.text();
-      throw new KubeApiError('GET', path, response.status, parseStatus(text), text);
-    }
     const scanner = new ListScanner<T>(take);
     try {
       for await (const chunk of response.chunks()) scanner.push(chunk);

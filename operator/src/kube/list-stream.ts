@@ -4,6 +4,7 @@
 // not an item (kind, apiVersion, metadata with resourceVersion and continue) is kept as bytes and
 // parsed at the end. JSON's structural characters are ASCII and never occur inside a multi-byte
 // UTF-8 sequence, so a byte scan that follows strings and escapes finds the items' bounds.
+import { ChunkedText } from './chunks.ts';
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
@@ -12,19 +13,18 @@ const CLOSE_OBJECT = 0x7d;
 const OPEN_ARRAY = 0x5b;
 const CLOSE_ARRAY = 0x5d;
 
+/** The bytes kept before a top-level array end with its key: is it "items"? */
+const ITEMS_KEY = /[{,]\s*"items"\s*:\s*$/;
+
 export class ListScanner<T> {
   private depth = 0;
   private inString = false;
   private escaped = false;
-  /** The bytes of the string being read, when it may be a key of the top-level object. */
-  private keyPieces: Buffer[] | undefined;
-  private keyStart = -1;
-  private lastKey = '';
   /** Inside the top-level "items" array (depth 2 there). */
   private inItems = false;
-  /** Where the current item began in the current chunk, or pieces of it from earlier chunks. */
+  /** Where the current item began in the current chunk (0 when it began in an earlier one). */
   private itemStart = -1;
-  private readonly itemPieces: Buffer[] = [];
+  private readonly item = new ChunkedText();
   private readonly rest: Buffer[] = [];
   private readonly onItem: (item: T) => void;
 
@@ -43,24 +43,12 @@ export class ListScanner<T> {
       if (inString) {
         if (escaped) escaped = false;
         else if (b === BACKSLASH) escaped = true;
-        else if (b === QUOTE) {
-          inString = false;
-          if (this.keyPieces) {
-            this.keyPieces.push(chunk.subarray(this.keyStart, i));
-            this.lastKey = Buffer.concat(this.keyPieces).toString('utf8');
-            this.keyPieces = undefined;
-          }
-        }
+        else if (b === QUOTE) inString = false;
       } else if (b === QUOTE) {
         inString = true;
-        // A string directly in the top-level object: a key (or a value, which is harmless).
-        if (depth === 1) {
-          this.keyPieces = [];
-          this.keyStart = i + 1;
-        }
       } else if (b === OPEN_OBJECT || b === OPEN_ARRAY) {
         depth++;
-        if (depth === 2 && b === OPEN_ARRAY && this.lastKey === 'items') {
+        if (depth === 2 && b === OPEN_ARRAY && ITEMS_KEY.test(Buffer.concat([...this.rest, chunk.subarray(restFrom, i)]).toString('latin1'))) {
           // The array itself stays in the rest (as "items":[]); its elements do not.
           this.rest.push(chunk.subarray(restFrom, i + 1));
           restFrom = -1;
@@ -71,7 +59,8 @@ export class ListScanner<T> {
       } else if (b === CLOSE_OBJECT || b === CLOSE_ARRAY) {
         depth--;
         if (inItems && depth === 2 && b === CLOSE_OBJECT) {
-          this.item(chunk, i + 1);
+          this.onItem(JSON.parse(this.item.take(chunk, this.itemStart, i + 1)) as T);
+          this.itemStart = -1;
         } else if (inItems && depth === 1) {
           inItems = false;
           restFrom = i;
@@ -82,12 +71,8 @@ export class ListScanner<T> {
     this.inString = inString;
     this.escaped = escaped;
     this.inItems = inItems;
-    if (inString && this.keyPieces) {
-      this.keyPieces.push(chunk.subarray(this.keyStart, n));
-      this.keyStart = 0;
-    }
     if (this.itemStart >= 0) {
-      this.itemPieces.push(chunk.subarray(this.itemStart, n));
+      this.item.carry(chunk, this.itemStart);
       this.itemStart = 0;
     }
     if (restFrom >= 0) this.rest.push(chunk.subarray(restFrom, n));
@@ -97,18 +82,5 @@ export class ListScanner<T> {
   end<L>(): L {
     if (this.depth !== 0 || this.inString) throw new SyntaxError('the list answer ended in the middle of its JSON');
     return JSON.parse(Buffer.concat(this.rest).toString('utf8')) as L;
-  }
-
-  private item(chunk: Buffer, end: number): void {
-    let text: string;
-    if (this.itemPieces.length > 0) {
-      this.itemPieces.push(chunk.subarray(0, end));
-      text = Buffer.concat(this.itemPieces).toString('utf8');
-      this.itemPieces.length = 0;
-    } else {
-      text = chunk.toString('utf8', this.itemStart, end);
-    }
-    this.itemStart = -1;
-    this.onItem(JSON.parse(text) as T);
   }
 }

@@ -142,11 +142,19 @@ export class RestClient {
     };
   }
 
+  /** Sends a request and leaves its body to read; a status of 400 or more throws KubeApiError. */
+  async open(method: Method, path: string, options: RequestOptions = {}): Promise<HttpResponse> {
+    const response = await this.send(method, path, options);
+    if (response.status >= 400) {
+      const text = await response.text();
+      throw new KubeApiError(method, path, response.status, parseStatus(text), text);
+    }
+    return response;
+  }
+
   /** Sends a request and parses the JSON answer; a status of 400 or more throws KubeApiError. */
   async request<T>(method: Method, path: string, options: RequestOptions = {}): Promise<T> {
-    const response = await this.send(method, path, options);
-    const text = await response.text();
-    if (response.status >= 400) throw new KubeApiError(method, path, response.status, parseStatus(text), text);
+    const text = await (await this.open(method, path, options)).text();
     return (text === '' ? undefined : JSON.parse(text)) as T;
   }
 }

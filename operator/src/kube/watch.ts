@@ -1,4 +1,5 @@
 // LIST and WATCH for one collection, as a ListerWatcher: the informer's only view of the server.
+import { ChunkedText } from './chunks.ts';
 import { KubeApiError } from './errors.ts';
 import { listAll, METADATA_ACCEPT } from './client.ts';
 import { resourcePath } from './resources.ts';
@@ -116,25 +117,17 @@ export function restListerWatcher<T extends KubeObject>(rest: RestClient, option
           }
           return undefined;
         };
-        const pieces: Buffer[] = [];
+        const line = new ChunkedText();
         for await (const chunk of response.chunks()) {
           arm();
           let from = 0;
           let nl: number;
           while ((nl = chunk.indexOf(10, from)) !== -1) {
-            let line: string;
-            if (pieces.length > 0) {
-              pieces.push(chunk.subarray(from, nl));
-              line = Buffer.concat(pieces).toString('utf8');
-              pieces.length = 0;
-            } else {
-              line = chunk.toString('utf8', from, nl);
-            }
-            from = nl + 1;
-            const end = handle(line);
+            const end = handle(line.take(chunk, from, nl));
             if (end) return end;
+            from = nl + 1;
           }
-          if (from < chunk.length) pieces.push(chunk.subarray(from));
+          line.carry(chunk, from);
         }
         return ended();
       } catch (err) {

@@ -62,6 +62,13 @@ describe('ListScanner', () => {
     assert.deepEqual(scan('{"metadata":{"resourceVersion":"1"}}', []), { items: [], rest: { metadata: { resourceVersion: '1' } } });
   });
 
+  it('takes only the array under the key "items": not another top-level array, not a value "items"', () => {
+    const text = '{"kind":"items","warnings":[{"a":1}],"x\\"items":[{"b":2}],"items" : [{"c":3}]}';
+    const got = scan(text, [20]);
+    assert.deepEqual(got.items, [{ c: 3 }]);
+    assert.deepEqual(got.rest, { kind: 'items', warnings: [{ a: 1 }], 'x"items': [{ b: 2 }], items: [] });
+  });
+
   it('refuses an answer cut short, and malformed items', () => {
     const text = JSON.stringify(tricky);
     assert.throws(() => scan(text.slice(0, text.length - 10), []), SyntaxError);
