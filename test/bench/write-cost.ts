@@ -16,7 +16,7 @@ import { Registry } from 'prom-client';
 import type { ModelDeployment, ModelDeploymentStatus } from '../../operator/src/api/types.ts';
 import { validateModelDeployment } from '../../operator/src/api/validate.ts';
 import { firstApply } from '../../operator/src/controller/rollout.ts';
-import { HttpKubeClient, type ApplyTarget } from '../../operator/src/kube/client.ts';
+import { HttpKubeClient, PatchStrategy, type ApplyTarget } from '../../operator/src/kube/client.ts';
 import { newEvent } from '../../operator/src/kube/events.ts';
 import { RestClient } from '../../operator/src/kube/rest.ts';
 import { createMetrics } from '../../operator/src/observability/metrics.ts';
@@ -145,6 +145,24 @@ for (let r = 0; r < ROUNDS; r++) {
   const statusOf = (i: number, ready: boolean) => ({ apiVersion: 'serving.modelship.dev/v1alpha1', kind: 'ModelDeployment', metadata: { name: name(i), namespace: ns }, status: status(name(i), ready) });
   await record('status apply, first pass', (i) => client.applyStatus(statusOf(i, false)));
   await record('status apply, Ready', (i) => client.applyStatus(statusOf(i, true)));
+  // The same two statuses written as a JSON merge patch, and as an update (PUT), of /status, on
+  // models of their own (their creates not counted).
+  const path = (prefix: string, i: number) => `/apis/serving.modelship.dev/v1alpha1/namespaces/${ns}/modeldeployments/${prefix}${name(i)}/status`;
+  const stored = new Map<string, ModelDeployment>();
+  for (const prefix of ['p', 'u']) {
+    const q = new PQueue({ concurrency: 8 });
+    for (let i = 0; i < N; i++) void q.add(async () => stored.set(`${prefix}${i}`, (await client.create({ ...md(`${prefix}${name(i)}`) } as unknown as ApplyTarget)) as unknown as ModelDeployment));
+    await q.onIdle();
+  }
+  const merge = (i: number, ready: boolean) => rest.request('PATCH', path('p', i), { query: { fieldManager: 'modelship-operator' }, body: { status: status(`p${name(i)}`, ready) }, contentType: PatchStrategy.MergePatch });
+  await record('status merge patch, first pass', (i) => merge(i, false));
+  await record('status merge patch, Ready', (i) => merge(i, true));
+  const put = async (i: number, ready: boolean) => {
+    const old = stored.get(`u${i}`) as ModelDeployment;
+    stored.set(`u${i}`, await rest.request<ModelDeployment>('PUT', path('u', i), { query: { fieldManager: 'modelship-operator' }, body: { ...old, status: status(`u${name(i)}`, ready) } }));
+  };
+  await record('status update (PUT), first pass', (i) => put(i, false));
+  await record('status update (PUT), Ready', (i) => put(i, true));
   await record('Event create', (i) => client.create(newEvent(created[i] as never, 'Normal', 'Created', 'Created Deployment, Service, HorizontalPodAutoscaler and PodDisruptionBudget', Date.now(), i) as unknown as ApplyTarget));
   for (const kind of KINDS) {
     await record(`${kind}: server-side apply (operator)`, (i) => client.apply(child(`a${name(i)}`, kind)));
