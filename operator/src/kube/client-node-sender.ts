@@ -3,12 +3,13 @@
 import { IsomorphicFetchHttpLibrary, KubeConfig, RequestContext } from '@kubernetes/client-node';
 import type { HttpSender } from './http.ts';
 
-export function clientNodeSender(file: string, context: string | undefined): { server: string; namespace?: string; sender: HttpSender } {
+/** `config`: the merged kubeconfig as loadConnection hands it (JSON, file paths absolute); `source`: its files, for errors. */
+export function clientNodeSender(config: string, source: string, context: string | undefined): { server: string; namespace?: string; sender: HttpSender } {
   const kc = new KubeConfig();
-  kc.loadFromFile(file);
+  kc.loadFromString(config);
   if (context !== undefined) kc.setCurrentContext(context);
   const cluster = kc.getCurrentCluster();
-  if (!cluster) throw new Error(`${file} has no current cluster`);
+  if (!cluster) throw new Error(`${source} has no current cluster`);
   const library = new IsomorphicFetchHttpLibrary();
   const sender: HttpSender = {
     async send(req) {

@@ -1,13 +1,13 @@
 // Where the API server is and how to authenticate to it, as kubectl reads it: --kubeconfig, else
-// KUBECONFIG or ~/.kube/config, else the pod's service account. The common cases (client
-// certificates, bearer tokens, token files, the in-cluster account with its rotating token) are
-// read here with the yaml package the operator already has, so the operator does not load
+// the files of KUBECONFIG merged (or ~/.kube/config), else the pod's service account. The common
+// cases (client certificates, bearer tokens, token files, the in-cluster account with its rotating
+// token) are read here with the yaml package the operator already has, so the operator does not load
 // @kubernetes/client-node's configuration module, which imports every generated API model (about
 // 85 MiB of RSS and half a second at start). Kubeconfigs that need client-node's auth machinery
 // (exec plugins such as aws or gke-gcloud-auth-plugin, auth providers, OIDC) are handed to it.
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, isAbsolute, join } from 'node:path';
+import { delimiter, dirname, isAbsolute, join } from 'node:path';
 import { parse } from 'yaml';
 
 export interface Connection {
@@ -22,9 +22,12 @@ export interface Connection {
   namespace?: string;
 }
 
-/** The kubeconfig needs client-node (exec, auth-provider, OIDC): the file and context to hand it. */
+/**
+ * The kubeconfig needs client-node (exec, auth-provider, OIDC): the merged kubeconfig to hand it
+ * (JSON, its file paths absolute), where it came from, and the context.
+ */
 export interface NeedsClientNode {
-  clientNode: { file: string; context: string | undefined };
+  clientNode: { config: string; source: string; context: string | undefined };
 }
 
 export class KubeconfigError extends Error {
@@ -44,54 +47,83 @@ interface Named<T> {
   context?: T;
 }
 
-interface KubeconfigFile {
+export interface KubeconfigFile {
   'current-context'?: string;
   clusters?: Named<Record<string, unknown>>[];
   users?: Named<Record<string, unknown>>[];
   contexts?: Named<{ cluster?: string; user?: string; namespace?: string }>[];
 }
 
-function readData(base: string, file: unknown, data: unknown, what: string): Buffer | undefined {
+/** Inline base64 data, else the file (its path made absolute by mergeKubeconfigs). */
+function readData(file: unknown, data: unknown, what: string): Buffer | undefined {
   if (typeof data === 'string' && data !== '') return Buffer.from(data, 'base64');
   if (typeof file === 'string' && file !== '') {
-    const path = isAbsolute(file) ? file : join(base, file);
     try {
-      return readFileSync(path);
+      return readFileSync(file);
     } catch (err) {
-      throw new KubeconfigError(`Cannot read the ${what} ${path}: ${(err as Error).message}`);
+      throw new KubeconfigError(`Cannot read the ${what} ${file}: ${(err as Error).message}`);
     }
   }
   return undefined;
 }
 
+/** The fields of a cluster or user entry that name a file, relative to the kubeconfig that holds them. */
+const FILE_FIELDS = ['certificate-authority', 'client-certificate', 'client-key', 'tokenFile'];
+
+/**
+ * Kubeconfig files merged as kubectl merges them: the first file to name a cluster, a user or a
+ * context wins it, and the first to set current-context wins that; file paths in an entry are made
+ * absolute against the directory of the file that holds it.
+ */
+export function mergeKubeconfigs(files: readonly { text: string; file: string }[]): KubeconfigFile {
+  const merged: Required<Pick<KubeconfigFile, 'clusters' | 'users' | 'contexts'>> & KubeconfigFile = { clusters: [], users: [], contexts: [] };
+  for (const { text, file } of files) {
+    const cfg = (parse(text) ?? {}) as KubeconfigFile;
+    merged['current-context'] ||= cfg['current-context'];
+    const base = dirname(file);
+    for (const [list, field] of [['clusters', 'cluster'], ['users', 'user'], ['contexts', 'context']] as const) {
+      for (const entry of cfg[list] ?? []) {
+        if (typeof entry?.name !== 'string' || merged[list].some((e) => e.name === entry.name)) continue;
+        const body = { ...((entry[field] ?? {}) as Record<string, unknown>) };
+        if (field !== 'context') for (const f of FILE_FIELDS) if (typeof body[f] === 'string' && body[f] !== '' && !isAbsolute(body[f])) body[f] = join(base, body[f]);
+        merged[list].push({ name: entry.name, [field]: body });
+      }
+    }
+  }
+  return merged;
+}
+
 /** A connection from a kubeconfig's text, or the sign that client-node must handle its auth. Pure but for the files it names. */
 export function fromKubeconfig(text: string, file: string, contextName?: string): Connection | NeedsClientNode {
-  const cfg = (parse(text) ?? {}) as KubeconfigFile;
+  return fromMergedKubeconfig(mergeKubeconfigs([{ text, file }]), file, contextName);
+}
+
+/** A connection from merged kubeconfigs (`source` names their files), or the sign that client-node must handle its auth. */
+export function fromMergedKubeconfig(cfg: KubeconfigFile, source: string, contextName?: string): Connection | NeedsClientNode {
   const name = contextName ?? cfg['current-context'];
-  if (!name) throw new KubeconfigError(`${file} has no current-context; pass a context`);
+  if (!name) throw new KubeconfigError(`${source} has no current-context; pass a context`);
   const context = cfg.contexts?.find((c) => c.name === name)?.context;
-  if (!context) throw new KubeconfigError(`${file} has no context named ${name}`);
+  if (!context) throw new KubeconfigError(`${source} has no context named ${name}`);
   const cluster = cfg.clusters?.find((c) => c.name === context.cluster)?.cluster;
-  if (!cluster || typeof cluster['server'] !== 'string') throw new KubeconfigError(`${file}: the cluster of context ${name} has no server`);
+  if (!cluster || typeof cluster['server'] !== 'string') throw new KubeconfigError(`${source}: the cluster of context ${name} has no server`);
   const user = (cfg.users?.find((u) => u.name === context.user)?.user ?? {}) as Record<string, unknown>;
   if (user['exec'] !== undefined || user['auth-provider'] !== undefined || user['username'] !== undefined) {
-    return { clientNode: { file, context: contextName } };
+    return { clientNode: { config: JSON.stringify(cfg), source, context: contextName } };
   }
-  const base = dirname(file);
   const tls: Connection['tls'] = { rejectUnauthorized: cluster['insecure-skip-tls-verify'] !== true };
-  const ca = readData(base, cluster['certificate-authority'], cluster['certificate-authority-data'], 'certificate authority');
+  const ca = readData(cluster['certificate-authority'], cluster['certificate-authority-data'], 'certificate authority');
   if (ca) tls.ca = ca;
-  const cert = readData(base, user['client-certificate'], user['client-certificate-data'], 'client certificate');
+  const cert = readData(user['client-certificate'], user['client-certificate-data'], 'client certificate');
   if (cert) tls.cert = cert;
-  const key = readData(base, user['client-key'], user['client-key-data'], 'client key');
+  const key = readData(user['client-key'], user['client-key-data'], 'client key');
   if (key) tls.key = key;
   if (typeof cluster['tls-server-name'] === 'string') tls.servername = cluster['tls-server-name'];
-  const conn: Connection = { server: String(cluster['server']).replace(/\/+$/, ''), tls, source: `${file} (context ${name})` };
+  const conn: Connection = { server: String(cluster['server']).replace(/\/+$/, ''), tls, source: `${source} (context ${name})` };
   if (typeof user['token'] === 'string' && user['token'] !== '') {
     const token = user['token'];
     conn.authorization = () => `Bearer ${token}`;
   } else if (typeof user['tokenFile'] === 'string') {
-    conn.authorization = tokenFileAuth(isAbsolute(user['tokenFile']) ? user['tokenFile'] : join(base, user['tokenFile']));
+    conn.authorization = tokenFileAuth(user['tokenFile']);
   }
   if (context.namespace) conn.namespace = context.namespace;
   return conn;
@@ -122,13 +154,23 @@ export function inCluster(env: NodeJS.ProcessEnv, dir = SERVICE_ACCOUNT_DIR): Co
   return conn;
 }
 
-/** --kubeconfig, else the first file of KUBECONFIG that exists, else ~/.kube/config, else in-cluster. */
+/**
+ * As kubectl (client-go's loading rules): --kubeconfig alone; else the files of KUBECONFIG that
+ * exist, merged (a missing one is skipped; ~/.kube/config is not read when KUBECONFIG is set); else
+ * ~/.kube/config; else the pod's service account.
+ */
 export function loadConnection(opts: { kubeconfig?: string; context?: string; env?: NodeJS.ProcessEnv } = {}): Connection | NeedsClientNode {
   const env = opts.env ?? process.env;
-  const candidates = opts.kubeconfig !== undefined ? [opts.kubeconfig] : [...(env['KUBECONFIG'] ?? '').split(':').filter(Boolean), join(env['HOME'] ?? homedir(), '.kube', 'config')];
-  const file = candidates.find((f) => existsSync(f));
-  if (file !== undefined) return fromKubeconfig(readFileSync(file, 'utf8'), file, opts.context);
-  if (opts.kubeconfig !== undefined) throw new KubeconfigError(`The kubeconfig ${opts.kubeconfig} does not exist`);
+  if (opts.kubeconfig !== undefined) {
+    if (!existsSync(opts.kubeconfig)) throw new KubeconfigError(`The kubeconfig ${opts.kubeconfig} does not exist`);
+    return fromKubeconfig(readFileSync(opts.kubeconfig, 'utf8'), opts.kubeconfig, opts.context);
+  }
+  const listed = env['KUBECONFIG'] ? [...new Set(env['KUBECONFIG'].split(delimiter).filter(Boolean))] : [join(env['HOME'] ?? homedir(), '.kube', 'config')];
+  const files = listed.filter((f) => existsSync(f));
+  if (files.length > 0) {
+    const cfg = mergeKubeconfigs(files.map((file) => ({ text: readFileSync(file, 'utf8'), file })));
+    return fromMergedKubeconfig(cfg, files.join(delimiter), opts.context);
+  }
   const pod = inCluster(env);
   if (pod) return pod;
   throw new KubeconfigError('No kubeconfig: set KUBECONFIG, create ~/.kube/config, or run in a pod with a service account');

@@ -64,7 +64,7 @@ export class RestClient {
     const found = loadConnection({ ...(options.kubeconfig !== undefined ? { kubeconfig: options.kubeconfig } : {}), ...(options.context !== undefined ? { context: options.context } : {}) });
     if ('clientNode' in found) {
       const { clientNodeSender } = await import('./client-node-sender.ts');
-      return new RestClient(clientNodeSender(found.clientNode.file, found.clientNode.context), options);
+      return new RestClient(clientNodeSender(found.clientNode.config, found.clientNode.source, found.clientNode.context), options);
     }
     return RestClient.forConnection(found, options);
   }

@@ -1,10 +1,10 @@
 // How the operator reads a kubeconfig (and the in-cluster account) without client-node, and the
 // node:https sender it builds from one: the Authorization header per request, streamed bodies.
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { stringify } from 'yaml';
 import { fromKubeconfig, inCluster, KubeconfigError, loadConnection, type Connection } from '../../../operator/src/kube/connection.ts';
@@ -48,9 +48,41 @@ describe('fromKubeconfig', () => {
     assert.equal(c.namespace, undefined);
   });
 
-  it('hands exec plugins, auth providers and basic auth to client-node', () => {
+  it('hands exec plugins, auth providers and basic auth to client-node, with the kubeconfig\'s file paths made absolute', () => {
     for (const user of [{ exec: { command: 'aws' } }, { 'auth-provider': { name: 'oidc' } }, { username: 'a', password: 'b' }]) {
-      assert.deepEqual(fromKubeconfig(config(user), join(dir, 'config')), { clientNode: { file: join(dir, 'config'), context: undefined } });
+      const found = fromKubeconfig(config(user), join(dir, 'config'), 'other');
+      assert.ok('clientNode' in found);
+      assert.equal(found.clientNode.source, join(dir, 'config'));
+      assert.equal(found.clientNode.context, 'other');
+      const cfg = JSON.parse(found.clientNode.config) as { clusters: { cluster: Record<string, unknown> }[]; users: { user: unknown }[] };
+      assert.equal(cfg.clusters[0]?.cluster['certificate-authority'], join(dir, 'ca.crt'));
+      assert.deepEqual(cfg.users[0]?.user, user);
+    }
+  });
+
+  it('client-node sends what an exec plugin of the handed kubeconfig prints', async () => {
+    let seen = '';
+    const server = createServer((req, res) => {
+      seen = req.headers.authorization ?? '';
+      res.end('{}');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const port = (server.address() as { port: number }).port;
+      const credential = JSON.stringify({ apiVersion: 'client.authentication.k8s.io/v1', kind: 'ExecCredential', status: { token: 'exec-token' } });
+      const exec = { apiVersion: 'client.authentication.k8s.io/v1', command: process.execPath, args: ['-e', `console.log(${JSON.stringify(credential)})`], interactiveMode: 'Never' };
+      const found = fromKubeconfig(config({ exec }, { server: `http://127.0.0.1:${port}`, 'insecure-skip-tls-verify': true }), join(dir, 'config'));
+      assert.ok('clientNode' in found);
+      const { clientNodeSender } = await import('../../../operator/src/kube/client-node-sender.ts');
+      const { server: url, namespace, sender } = clientNodeSender(found.clientNode.config, found.clientNode.source, found.clientNode.context);
+      assert.equal(url, `http://127.0.0.1:${port}`);
+      assert.equal(namespace, 'ml');
+      const res = await sender.send({ method: 'GET', url: new URL(`${url}/version`), headers: {} });
+      assert.equal(res.status, 200);
+      assert.equal(await res.text(), '{}');
+      assert.equal(seen, 'Bearer exec-token');
+    } finally {
+      server.close();
     }
   });
 
@@ -74,6 +106,46 @@ describe('inCluster and loadConnection', () => {
     assert.equal(c.authorization?.(), 'Bearer from-file');
     assert.throws(() => loadConnection({ kubeconfig: join(dir, 'absent') }), /does not exist/);
     assert.throws(() => loadConnection({ env: { HOME: join(dir, 'nohome') } }), /No kubeconfig/);
+  });
+
+  it('merges the files of KUBECONFIG as kubectl does: the first to name an entry or set current-context wins, paths relative to their own file', () => {
+    const a = mkdtempSync(join(dir, 'a-'));
+    const b = mkdtempSync(join(dir, 'b-'));
+    writeFileSync(join(a, 'ca.crt'), 'CA of a');
+    writeFileSync(join(b, 'token'), 'token of b\n');
+    writeFileSync(join(a, 'config'), stringify({
+      'current-context': 'prod',
+      clusters: [{ name: 'prod-cluster', cluster: { server: 'https://prod:6443', 'certificate-authority': 'ca.crt' } }],
+      users: [{ name: 'shared', user: { token: 'token of a' } }],
+    }));
+    writeFileSync(join(b, 'config'), stringify({
+      'current-context': 'dev',
+      clusters: [{ name: 'prod-cluster', cluster: { server: 'https://not-this-one:6443' } }, { name: 'dev-cluster', cluster: { server: 'https://dev:6443' } }],
+      users: [{ name: 'shared', user: { token: 'not this one' } }, { name: 'prod-user', user: { tokenFile: 'token' } }],
+      contexts: [{ name: 'prod', context: { cluster: 'prod-cluster', user: 'prod-user', namespace: 'serving' } }, { name: 'dev', context: { cluster: 'dev-cluster', user: 'shared' } }],
+    }));
+    const env = { KUBECONFIG: [join(a, 'config'), join(dir, 'absent'), join(b, 'config')].join(delimiter), HOME: dir };
+    const prod = loadConnection({ env }) as Connection;
+    assert.equal(prod.server, 'https://prod:6443', 'current-context from the first file that sets it; its cluster from the first file that names it');
+    assert.equal(prod.tls.ca?.toString(), 'CA of a', 'the CA relative to the first file');
+    assert.equal(prod.authorization?.(), 'Bearer token of b', 'the token file relative to the second file');
+    assert.equal(prod.namespace, 'serving');
+    assert.equal(prod.source, `${join(a, 'config')}${delimiter}${join(b, 'config')} (context prod)`);
+    const dev = loadConnection({ env, context: 'dev' }) as Connection;
+    assert.equal(dev.server, 'https://dev:6443');
+    assert.equal(dev.authorization?.(), 'Bearer token of a', 'a user named twice: the first file wins');
+    assert.throws(() => loadConnection({ env, context: 'staging' }), /has no context named staging/);
+  });
+
+  it('reads no ~/.kube/config when KUBECONFIG is set, and --kubeconfig alone when given', () => {
+    const home = mkdtempSync(join(dir, 'home-'));
+    mkdirSync(join(home, '.kube'));
+    writeFileSync(join(home, '.kube', 'config'), config({ token: 'from-home' }));
+    writeFileSync(join(home, '.kube', 'ca.crt'), 'CA PEM');
+    assert.equal((loadConnection({ env: { HOME: home } }) as Connection).authorization?.(), 'Bearer from-home');
+    assert.throws(() => loadConnection({ env: { KUBECONFIG: join(dir, 'absent'), HOME: home } }), /No kubeconfig/);
+    writeFileSync(join(dir, 'explicit'), config({ token: 'explicit' }));
+    assert.equal((loadConnection({ kubeconfig: join(dir, 'explicit'), env: { KUBECONFIG: join(home, '.kube', 'config'), HOME: home } }) as Connection).authorization?.(), 'Bearer explicit');
   });
 });
 
