@@ -13,10 +13,12 @@ import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import PQueue from 'p-queue';
 import { Registry } from 'prom-client';
+import { API_VERSION, KIND } from '../../operator/src/api/schema.ts';
 import type { ModelDeployment, ModelDeploymentStatus } from '../../operator/src/api/types.ts';
 import { validateModelDeployment } from '../../operator/src/api/validate.ts';
 import { firstApply } from '../../operator/src/controller/rollout.ts';
-import { HttpKubeClient, PatchStrategy, type ApplyTarget } from '../../operator/src/kube/client.ts';
+import { FIELD_MANAGER, HttpKubeClient, PatchStrategy, type ApplyTarget } from '../../operator/src/kube/client.ts';
+import { resourcePath } from '../../operator/src/kube/resources.ts';
 import { newEvent } from '../../operator/src/kube/events.ts';
 import { RestClient } from '../../operator/src/kube/rest.ts';
 import { createMetrics } from '../../operator/src/observability/metrics.ts';
@@ -42,8 +44,8 @@ kubectl(['create', 'namespace', ns]);
 
 function md(name: string): ModelDeployment {
   return {
-    apiVersion: 'serving.modelship.dev/v1alpha1',
-    kind: 'ModelDeployment',
+    apiVersion: API_VERSION,
+    kind: KIND,
     metadata: { name, namespace: ns },
     spec: { model: { uri: `s3://bench-models/${name}/v1`, format: 'sklearn' }, resources: { requests: { cpu: '100m', memory: '128Mi' } }, autoscaling: { minReplicas: 1, maxReplicas: 3, targetCPUUtilizationPercentage: 70 } },
   };
@@ -107,6 +109,13 @@ async function quiet(): Promise<void> {
   }
 }
 
+/** Sends op(0) to op(N - 1), eight at a time. */
+async function eightAtATime(op: (i: number) => Promise<unknown>): Promise<void> {
+  const q = new PQueue({ concurrency: 8 });
+  for (let i = 0; i < N; i++) void q.add(() => op(i));
+  await q.onIdle();
+}
+
 /**
  * CPU milliseconds per request of each process, for one batch and everything the controllers do
  * in answer (until the API server is quiet again), less what the process uses at rest (its rate
@@ -119,9 +128,7 @@ async function batch(op: (i: number) => Promise<unknown>): Promise<number[]> {
   await sleep(3000);
   const before = PROCESSES.map(cpu);
   const t1 = performance.now();
-  const q = new PQueue({ concurrency: 8 });
-  for (let i = 0; i < N; i++) void q.add(() => op(i));
-  await q.onIdle();
+  await eightAtATime(op);
   await quiet();
   const t2 = performance.now();
   return PROCESSES.map((p, k) => {
@@ -142,24 +149,21 @@ for (let r = 0; r < ROUNDS; r++) {
   };
   const created: ModelDeployment[] = [];
   await record('ModelDeployment create (the user)', async (i) => created.push((await client.create(md(name(i)) as unknown as ApplyTarget)) as unknown as ModelDeployment));
-  const statusOf = (i: number, ready: boolean) => ({ apiVersion: 'serving.modelship.dev/v1alpha1', kind: 'ModelDeployment', metadata: { name: name(i), namespace: ns }, status: status(name(i), ready) });
+  const statusOf = (i: number, ready: boolean) => ({ apiVersion: API_VERSION, kind: KIND, metadata: { name: name(i), namespace: ns }, status: status(name(i), ready) });
   await record('status apply, first pass', (i) => client.applyStatus(statusOf(i, false)));
   await record('status apply, Ready', (i) => client.applyStatus(statusOf(i, true)));
   // The same two statuses written as a JSON merge patch, and as an update (PUT), of /status, on
   // models of their own (their creates not counted).
-  const path = (prefix: string, i: number) => `/apis/serving.modelship.dev/v1alpha1/namespaces/${ns}/modeldeployments/${prefix}${name(i)}/status`;
-  const stored = new Map<string, ModelDeployment>();
-  for (const prefix of ['p', 'u']) {
-    const q = new PQueue({ concurrency: 8 });
-    for (let i = 0; i < N; i++) void q.add(async () => stored.set(`${prefix}${i}`, (await client.create({ ...md(`${prefix}${name(i)}`) } as unknown as ApplyTarget)) as unknown as ModelDeployment));
-    await q.onIdle();
-  }
-  const merge = (i: number, ready: boolean) => rest.request('PATCH', path('p', i), { query: { fieldManager: 'modelship-operator' }, body: { status: status(`p${name(i)}`, ready) }, contentType: PatchStrategy.MergePatch });
+  const statusPath = (model: string) => resourcePath(API_VERSION, KIND, ns, model, 'status');
+  const forPut: ModelDeployment[] = [];
+  await eightAtATime((i) => client.create(md(`p${name(i)}`) as unknown as ApplyTarget));
+  await eightAtATime(async (i) => (forPut[i] = (await client.create(md(`u${name(i)}`) as unknown as ApplyTarget)) as unknown as ModelDeployment));
+  const merge = (i: number, ready: boolean) => rest.request('PATCH', statusPath(`p${name(i)}`), { query: { fieldManager: FIELD_MANAGER }, body: { status: status(`p${name(i)}`, ready) }, contentType: PatchStrategy.MergePatch });
   await record('status merge patch, first pass', (i) => merge(i, false));
   await record('status merge patch, Ready', (i) => merge(i, true));
   const put = async (i: number, ready: boolean) => {
-    const old = stored.get(`u${i}`) as ModelDeployment;
-    stored.set(`u${i}`, await rest.request<ModelDeployment>('PUT', path('u', i), { query: { fieldManager: 'modelship-operator' }, body: { ...old, status: status(`u${name(i)}`, ready) } }));
+    const stored = forPut[i] as ModelDeployment;
+    forPut[i] = await rest.request<ModelDeployment>('PUT', statusPath(`u${name(i)}`), { query: { fieldManager: FIELD_MANAGER }, body: { ...stored, status: status(`u${name(i)}`, ready) } });
   };
   await record('status update (PUT), first pass', (i) => put(i, false));
   await record('status update (PUT), Ready', (i) => put(i, true));

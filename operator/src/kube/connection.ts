@@ -161,11 +161,11 @@ export function inCluster(env: NodeJS.ProcessEnv, dir = SERVICE_ACCOUNT_DIR): Co
  */
 export function loadConnection(opts: { kubeconfig?: string; context?: string; env?: NodeJS.ProcessEnv } = {}): Connection | NeedsClientNode {
   const env = opts.env ?? process.env;
-  if (opts.kubeconfig !== undefined) {
-    if (!existsSync(opts.kubeconfig)) throw new KubeconfigError(`The kubeconfig ${opts.kubeconfig} does not exist`);
-    return fromKubeconfig(readFileSync(opts.kubeconfig, 'utf8'), opts.kubeconfig, opts.context);
-  }
-  const listed = env['KUBECONFIG'] ? [...new Set(env['KUBECONFIG'].split(delimiter).filter(Boolean))] : [join(env['HOME'] ?? homedir(), '.kube', 'config')];
+  if (opts.kubeconfig !== undefined && !existsSync(opts.kubeconfig)) throw new KubeconfigError(`The kubeconfig ${opts.kubeconfig} does not exist`);
+  const listed =
+    opts.kubeconfig !== undefined ? [opts.kubeconfig]
+    : env['KUBECONFIG'] ? [...new Set(env['KUBECONFIG'].split(delimiter).filter(Boolean))]
+    : [join(env['HOME'] ?? homedir(), '.kube', 'config')];
   const files = listed.filter((f) => existsSync(f));
   if (files.length > 0) {
     const cfg = mergeKubeconfigs(files.map((file) => ({ text: readFileSync(file, 'utf8'), file })));
