@@ -154,6 +154,9 @@ export async function createsChildrenAndTurnsReady(ctx: ScenarioContext): Promis
   assert.equal(m.status?.url, `http://iris.${ns}.svc.cluster.local`);
   const events = kubectl(['get', 'events', '-n', ns, '--field-selector', 'involvedObject.kind=ModelDeployment', '-o', 'jsonpath={.items[*].reason}']);
   assert.match(events, /Created/);
+  // The status is atomic: the operator alone writes it, and the API server tracks it as one field.
+  const managed = getJson<{ metadata: { managedFields?: { manager: string; subresource?: string; fieldsV1?: unknown }[] } }>(['get', 'mdep', 'iris', '-n', ns, '--show-managed-fields']).metadata.managedFields ?? [];
+  assert.deepEqual(managed.filter((f) => f.subresource === 'status').map((f) => [f.manager, f.fieldsV1]), [['modelship', { 'f:status': {} }]]);
 }
 
 export async function rollsToNewModelUri(ctx: ScenarioContext): Promise<void> {

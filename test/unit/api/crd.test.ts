@@ -89,6 +89,11 @@ test('conditions are a map list keyed by type', () => {
   assert.deepEqual(conditions.items?.required, ['type', 'status', 'lastTransitionTime', 'reason', 'message']);
 });
 
+test('the status is atomic: the operator owns all of it, and server-side apply tracks it as one field', () => {
+  const status = root.properties!['status']!;
+  assert.equal(status['x-kubernetes-map-type'], 'atomic');
+});
+
 test('the CRD carries exactly the cross-field rules, with the messages the operator uses', () => {
   const found: Array<{ rule: string; message: string }> = [];
   walk(root, '', (node) => {
