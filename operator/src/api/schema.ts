@@ -765,8 +765,8 @@ export const statusSchema: SchemaNode = obj(
   // Atomic: the operator owns the whole status and writes all of it every time, so server-side
   // apply tracks one field (f:status) instead of every leaf of every condition. A status write
   // then costs kube-apiserver about 5.5 ms of CPU instead of 8, and each object is 1.2 KB smaller
-  // in etcd and in every watch event (docs/performance.md, "Writes"). The conditions stay a map
-  // list keyed by type, which the API server still checks.
+  // in etcd and in every watch event (docs/performance.md, "The status is atomic"). The
+  // conditions stay a map list keyed by type, which the API server still checks.
   { 'x-kubernetes-map-type': 'atomic', 'x-modelship-ts-name': 'ModelDeploymentStatus' },
 );
 
