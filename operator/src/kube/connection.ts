@@ -93,11 +93,6 @@ export function mergeKubeconfigs(files: readonly { text: string; file: string }[
   return merged;
 }
 
-/** A connection from a kubeconfig's text, or the sign that client-node must handle its auth. Pure but for the files it names. */
-export function fromKubeconfig(text: string, file: string, contextName?: string): Connection | NeedsClientNode {
-  return fromMergedKubeconfig(mergeKubeconfigs([{ text, file }]), file, contextName);
-}
-
 /** A connection from merged kubeconfigs (`source` names their files), or the sign that client-node must handle its auth. */
 export function fromMergedKubeconfig(cfg: KubeconfigFile, source: string, contextName?: string): Connection | NeedsClientNode {
   const name = contextName ?? cfg['current-context'];
@@ -161,12 +156,12 @@ export function inCluster(env: NodeJS.ProcessEnv, dir = SERVICE_ACCOUNT_DIR): Co
  */
 export function loadConnection(opts: { kubeconfig?: string; context?: string; env?: NodeJS.ProcessEnv } = {}): Connection | NeedsClientNode {
   const env = opts.env ?? process.env;
-  if (opts.kubeconfig !== undefined && !existsSync(opts.kubeconfig)) throw new KubeconfigError(`The kubeconfig ${opts.kubeconfig} does not exist`);
   const listed =
     opts.kubeconfig !== undefined ? [opts.kubeconfig]
     : env['KUBECONFIG'] ? [...new Set(env['KUBECONFIG'].split(delimiter).filter(Boolean))]
     : [join(env['HOME'] ?? homedir(), '.kube', 'config')];
   const files = listed.filter((f) => existsSync(f));
+  if (opts.kubeconfig !== undefined && files.length === 0) throw new KubeconfigError(`The kubeconfig ${opts.kubeconfig} does not exist`);
   if (files.length > 0) {
     const cfg = mergeKubeconfigs(files.map((file) => ({ text: readFileSync(file, 'utf8'), file })));
     return fromMergedKubeconfig(cfg, files.join(delimiter), opts.context);

@@ -7,8 +7,11 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { stringify } from 'yaml';
-import { fromKubeconfig, inCluster, KubeconfigError, loadConnection, type Connection } from '../../../operator/src/kube/connection.ts';
+import { fromMergedKubeconfig, inCluster, KubeconfigError, loadConnection, mergeKubeconfigs, type Connection } from '../../../operator/src/kube/connection.ts';
 import { nodeSender } from '../../../operator/src/kube/http.ts';
+
+/** One kubeconfig file's text read as loadConnection reads the files it finds. */
+const fromKubeconfig = (text: string, file: string, context?: string) => fromMergedKubeconfig(mergeKubeconfigs([{ text, file }]), file, context);
 
 const dir = mkdtempSync(join(tmpdir(), 'modelship-kubeconfig-'));
 writeFileSync(join(dir, 'ca.crt'), 'CA PEM');
