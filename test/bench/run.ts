@@ -34,6 +34,7 @@ import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../operator/src/render/la
 import { clusterUp } from '../cluster/cluster.ts';
 import { auditEvents, auditOffset, autoscalerSettled, bin, cluster, installCrd, kubectl, repoRoot, WRITE_VERBS } from '../integration/harness.ts';
 import { OPERATOR_USER, startOperator, type OperatorProcess } from '../integration/operator.ts';
+import { quantile } from '../faults/support.ts';
 import { IMAGE_NODE_OPTIONS } from './image.ts';
 import { cpuSeconds } from './proc.ts';
 import { renderSvg, renderTerminal, type Series } from './chart.ts';
@@ -241,14 +242,21 @@ async function settledModels(client: HttpKubeClient, ns: string): Promise<number
  * way, since a LIST of 1,000 ModelDeployments costs kube-apiserver 163 ms of CPU (measured), and
  * one a second took about 14 core-seconds from a run of 90 s on two cores.
  */
-async function watchedCount<T extends KubeObject>(rest: RestClient, apiVersion: string, kind: string, ns: string, done: (o: T) => boolean): Promise<{ count: () => Promise<number>; stop: () => Promise<void> }> {
+async function watchedCount<T extends KubeObject>(rest: RestClient, apiVersion: string, kind: string, ns: string, done: (o: T) => boolean): Promise<{ count: () => Promise<number>; firstDone: Map<string, number>; stop: () => Promise<void> }> {
   const informer = new Informer<T>({ rest, apiVersion, kind, namespaces: [ns], metrics: createMetrics(new Registry(), { defaultMetrics: false }) });
   const ready = new Set<string>();
-  const see = (o: T) => (done(o) ? ready.add(o.metadata?.name ?? '') : ready.delete(o.metadata?.name ?? ''));
+  // When each object was first seen done (performance.now()), for the status lag.
+  const firstDone = new Map<string, number>();
+  const see = (o: T) => {
+    const name = o.metadata?.name ?? '';
+    if (!done(o)) return ready.delete(name);
+    if (!firstDone.has(name)) firstDone.set(name, performance.now());
+    return ready.add(name);
+  };
   informer.on({ add: see, update: see, delete: (o) => ready.delete(o.metadata?.name ?? '') });
   informer.start();
   await informer.waitForSync();
-  return { count: async () => ready.size, stop: () => informer.stop() };
+  return { count: async () => ready.size, firstDone, stop: () => informer.stop() };
 }
 
 const deploymentReady = (d: KubeObject & { spec?: { replicas?: number }; status?: { observedGeneration?: number; readyReplicas?: number; updatedReplicas?: number } }) =>
@@ -349,6 +357,9 @@ try {
   const mark = auditOffset();
   const cpuIdle = cpuSeconds(pid);
   const opReady = await watchedCount(rest, 'serving.modelship.dev/v1alpha1', 'ModelDeployment', opNs, modelReady);
+  // The operator's Deployments too: how long a model's status says "not Ready" after its
+  // Deployment is available (the status lag).
+  const opDeploymentsReady = await watchedCount(rest, 'apps/v1', 'Deployment', opNs, deploymentReady);
   const opStart = performance.now();
   const opProfile = profileApiserver('operator');
   const aq = new PQueue({ concurrency: C });
@@ -365,6 +376,8 @@ try {
     lastT = t;
   }, 250);
   await opReady.stop();
+  await opDeploymentsReady.stop();
+  const lags = [...opReady.firstDone].map(([name, t]) => (t - (opDeploymentsReady.firstDone.get(name) ?? t)) / 1000);
   await aq.onIdle();
   const opS = (performance.now() - opStart) / 1000;
   await opProfile;
@@ -389,6 +402,8 @@ try {
   const p50 = histogramQuantile(0.5, metrics, 'controller_runtime_reconcile_time_seconds');
   const p99 = histogramQuantile(0.99, metrics, 'controller_runtime_reconcile_time_seconds');
   const heapUsed = Number(/^nodejs_heap_size_used_bytes (\S+)$/m.exec(metrics)?.[1] ?? 0) / 1048576;
+  // Reconciles until now (converging, the autoscalers' first metrics and the steady state).
+  const reconciles = [...metrics.matchAll(/^controller_runtime_reconcile_total\{[^}]*\} (\S+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
   const byKind = new Map(countBy(converge));
   const alive = op.child.exitCode === null && op.child.signalCode === null;
   await op.stop();
@@ -429,6 +444,8 @@ try {
     restartSyncSeconds: syncedS,
     restartWrites: restartWrites.length,
     restartPeakRssMiB: restartRss,
+    reconcilesPerModel: reconciles / N,
+    statusLagSeconds: { p50: quantile(lags, 0.5), p90: quantile(lags, 0.9), max: quantile(lags, 1) },
     reconcileP50ms: p50 === undefined ? null : p50 * 1000,
     reconcileP99ms: p99 === undefined ? null : p99 * 1000,
     memoryLimit: values['memory-limit'] ?? null,
@@ -450,6 +467,8 @@ try {
   say(`  steady-state write calls over ${STEADY_S} s:        ${steady.length}`);
   for (const [k, v] of countBy(steady)) say(`      ${k}: ${v}`);
   say(`  restart with ${N} converged: caches synced (ready) in ${fmt(syncedS)}, ${restartWrites.length} writes in the ${STEADY_S} s after, peak RSS ${restartRss.toFixed(0)} MiB`);
+  say(`  reconciles, until the end of the steady state: ${reconciles} (${(reconciles / N).toFixed(2)} per ModelDeployment)`);
+  say(`  status lag, Deployment available → model Ready: p50 ${fmt(quantile(lags, 0.5))}, p90 ${fmt(quantile(lags, 0.9))}, max ${fmt(quantile(lags, 1))}`);
   say(`  reconcile time p50 / p99 (from histogram):  ${p50 === undefined ? '?' : `${(p50 * 1000).toFixed(1)} ms`} / ${p99 === undefined ? '?' : `${(p99 * 1000).toFixed(1)} ms`}`);
 
   const series: Series[] = [
@@ -474,7 +493,7 @@ try {
   }
 } catch (err) {
   exitCode = 1;
-  say(`Benchmark failed: ${(err as Error).message}`);
+  say(`Benchmark failed: ${(err as Error).stack ?? String(err)}`);
   if (op) say(op.output().slice(-20).join('\n'));
 } finally {
   await op?.stop().catch(() => undefined);
