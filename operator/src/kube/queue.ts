@@ -4,6 +4,10 @@
 // - a key added while it is being processed runs again once the current run ends;
 // - a failed key comes back after max(per-key exponential backoff, overall token bucket);
 // - addAfter() delays a key; the earliest pending time wins.
+// Two lanes, as controller-runtime's priority queue has priorities: a key added with
+// { priority: 'high' } (an existing model whose children changed) is taken before the keys of the
+// normal lane (new specs, retries, the periodic resync), but never more than HIGH_BURST in a row
+// while the normal lane waits, so neither lane can starve the other.
 // p-queue only bounds how many handlers run at once; everything above is ours.
 import PQueue from 'p-queue';
 import { metrics as defaultMetrics, type Metrics } from '../observability/metrics.ts';
@@ -47,6 +51,16 @@ export const BACKOFF_BASE_MS = 5;
 export const BACKOFF_MAX_MS = 1000 * 1000;
 export const BUCKET_QPS = 10;
 export const BUCKET_BURST = 100;
+
+/** Keys the high lane may take in a row while a normal key waits. */
+export const HIGH_BURST = 4;
+
+export type Priority = 'high' | 'normal';
+
+export interface AddOptions {
+  /** 'high' goes before the normal lane (bounded by HIGH_BURST); a queued key is raised, never lowered. */
+  priority?: Priority;
+}
 
 /** Per-key exponential backoff: base × 2^failures, capped. */
 export class ExponentialBackoff {
@@ -125,14 +139,16 @@ export class WorkQueue {
   private readonly bucket: TokenBucket;
   private readonly pool: PQueue;
 
-  /** Keys waiting for a worker, in order. */
-  private readonly fifo: string[] = [];
-  /** Keys that need processing (queued, or re-added while processing). Value: when first added. */
-  private readonly dirty = new Map<string, number>();
+  /** Keys waiting for a worker, in order, by lane. */
+  private readonly lanes: Record<Priority, string[]> = { high: [], normal: [] };
+  /** High keys taken in a row while the normal lane was not empty. */
+  private highStreak = 0;
+  /** Keys that need processing (queued, or re-added while processing): when first added, and their lane. */
+  private readonly dirty = new Map<string, { addedAt: number; priority: Priority }>();
   /** Keys being processed. Value: when processing started. */
   private readonly processing = new Map<string, number>();
   /** Delayed keys. */
-  private readonly waiting = new Map<string, { readyAt: number; timer: TimerHandle }>();
+  private readonly waiting = new Map<string, { readyAt: number; priority: Priority; timer: TimerHandle }>();
   private shuttingDown = false;
   private readonly abort = new AbortController();
   private idleWaiters: Array<() => void> = [];
@@ -160,33 +176,53 @@ export class WorkQueue {
     });
   }
 
-  /** Queues a key now, unless it is already queued. A key being processed runs again afterwards. */
-  add(key: string): void {
+  /**
+   * Queues a key now, unless it is already queued (a high add raises a queued normal key). A key
+   * being processed runs again afterwards.
+   */
+  add(key: string, opts: AddOptions = {}): void {
     if (this.shuttingDown) return;
-    if (this.dirty.has(key)) return;
-    this.dirty.set(key, this.clock.now());
+    const priority = opts.priority ?? 'normal';
+    const queued = this.dirty.get(key);
+    if (queued) {
+      if (priority === 'high' && queued.priority === 'normal') {
+        queued.priority = 'high';
+        const i = this.processing.has(key) ? -1 : this.lanes.normal.indexOf(key);
+        if (i >= 0) {
+          this.lanes.normal.splice(i, 1);
+          this.lanes.high.push(key);
+        }
+      }
+      return;
+    }
+    this.dirty.set(key, { addedAt: this.clock.now(), priority });
     this.m.workqueueAdds.inc({ name: this.name });
     this.updateDepth();
     if (this.processing.has(key)) return;
     this.push(key);
   }
 
-  /** Queues a key after a delay. An earlier pending time for the key wins. */
-  addAfter(key: string, ms: number): void {
+  /** Queues a key after a delay. An earlier pending time for the key wins; a high priority is kept. */
+  addAfter(key: string, ms: number, opts: AddOptions = {}): void {
     if (this.shuttingDown) return;
     if (ms <= 0) {
-      this.add(key);
+      this.add(key, opts);
       return;
     }
+    const priority = opts.priority ?? 'normal';
     const readyAt = this.clock.now() + ms;
     const existing = this.waiting.get(key);
-    if (existing && existing.readyAt <= readyAt) return;
+    if (existing && existing.readyAt <= readyAt) {
+      if (priority === 'high') existing.priority = 'high';
+      return;
+    }
     if (existing) this.clock.clearTimeout(existing.timer);
-    const timer = this.clock.setTimeout(() => {
+    const entry = { readyAt, priority: existing?.priority === 'high' ? 'high' : priority, timer: undefined as TimerHandle };
+    entry.timer = this.clock.setTimeout(() => {
       this.waiting.delete(key);
-      this.add(key);
+      this.add(key, { priority: entry.priority });
     }, ms);
-    this.waiting.set(key, { readyAt, timer });
+    this.waiting.set(key, entry);
   }
 
   /** Queues a key after its backoff (per key, and the overall token bucket). Returns the delay. */
@@ -234,7 +270,8 @@ export class WorkQueue {
     for (const w of this.waiting.values()) this.clock.clearTimeout(w.timer);
     this.waiting.clear();
     this.pool.clear();
-    this.fifo.length = 0;
+    this.lanes.high.length = 0;
+    this.lanes.normal.length = 0;
     for (const key of this.dirty.keys()) if (!this.processing.has(key)) this.dirty.delete(key);
     this.updateDepth();
     const drained = this.processing.size === 0 ? Promise.resolve(true) : new Promise<boolean>((resolve) => this.idleWaiters.push(() => resolve(true)));
@@ -250,9 +287,20 @@ export class WorkQueue {
   }
 
   private push(key: string): void {
-    this.fifo.push(key);
-    // One pool task per queued key; the task takes whichever key is first when it starts.
+    this.lanes[this.dirty.get(key)?.priority ?? 'normal'].push(key);
+    // One pool task per queued key; the task takes whichever key is next when it starts.
     void this.pool.add(() => this.runNext());
+  }
+
+  /** The next key: the high lane first, but a waiting normal key after HIGH_BURST high ones in a row. */
+  private next(): string | undefined {
+    const { high, normal } = this.lanes;
+    if (high.length > 0 && (normal.length === 0 || this.highStreak < HIGH_BURST)) {
+      if (normal.length > 0) this.highStreak++;
+      return high.shift();
+    }
+    this.highStreak = 0;
+    return normal.shift();
   }
 
   private updateDepth(): void {
@@ -260,10 +308,10 @@ export class WorkQueue {
   }
 
   private async runNext(): Promise<void> {
-    const key = this.fifo.shift();
+    const key = this.next();
     if (key === undefined) return;
     const now = this.clock.now();
-    const addedAt = this.dirty.get(key) ?? now;
+    const addedAt = this.dirty.get(key)?.addedAt ?? now;
     this.dirty.delete(key);
     this.updateDepth();
     this.processing.set(key, now);

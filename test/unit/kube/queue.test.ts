@@ -4,6 +4,7 @@ import { Registry } from 'prom-client';
 import {
   BACKOFF_MAX_MS,
   ExponentialBackoff,
+  HIGH_BURST,
   TokenBucket,
   WorkQueue,
   type Handler,
@@ -277,6 +278,73 @@ describe('WorkQueue', () => {
     q.addAfter('ns/c', 0);
     await settle();
     assert.deepEqual(calls, ['ns/b', 'ns/a', 'ns/c'], 'no delay means now');
+  });
+
+  /** A queue of one worker held busy by ns/blocker, so that the keys added next wait in order. */
+  async function busyQueue(name: string): Promise<{ clock: FakeClock; g: ReturnType<typeof gatedHandler>; q: WorkQueue }> {
+    const clock = new FakeClock();
+    const g = gatedHandler();
+    const q = new WorkQueue({ name, handler: g.handler, concurrency: 1, clock, metrics: newMetrics() });
+    q.add('ns/blocker');
+    await settle();
+    return { clock, g, q };
+  }
+
+  /** Finishes the running key `n` times, letting the next one start each time. */
+  async function finish(g: ReturnType<typeof gatedHandler>, n: number): Promise<void> {
+    for (let i = 0; i < n; i++) {
+      g.release(g.calls.at(-1)!);
+      await settle();
+    }
+  }
+
+  it('takes high keys before normal ones, in the order they came', async () => {
+    const { g, q } = await busyQueue('lanes');
+    q.add('ns/n1');
+    q.add('ns/n2');
+    q.add('ns/h1', { priority: 'high' });
+    q.add('ns/h2', { priority: 'high' });
+    await finish(g, 5);
+    assert.deepEqual(g.calls, ['ns/blocker', 'ns/h1', 'ns/h2', 'ns/n1', 'ns/n2']);
+  });
+
+  it(`never starves the normal lane: one normal key after ${HIGH_BURST} high ones in a row`, async () => {
+    const { g, q } = await busyQueue('starve');
+    q.add('ns/n1');
+    q.add('ns/n2');
+    const high = Array.from({ length: 2 * HIGH_BURST + 1 }, (_, i) => `ns/h${i}`);
+    for (const k of high) q.add(k, { priority: 'high' });
+    await finish(g, 3 + high.length);
+    assert.deepEqual(g.calls, ['ns/blocker', ...high.slice(0, HIGH_BURST), 'ns/n1', ...high.slice(HIGH_BURST, 2 * HIGH_BURST), 'ns/n2', ...high.slice(2 * HIGH_BURST)]);
+  });
+
+  it('raises a queued normal key to high, and never lowers a high one', async () => {
+    const { g, q } = await busyQueue('raise');
+    q.add('ns/a');
+    q.add('ns/b');
+    q.add('ns/c', { priority: 'high' });
+    q.add('ns/b', { priority: 'high' });
+    q.add('ns/c');
+    // Added again while it runs, as high: it runs again before the waiting normal key.
+    q.add('ns/blocker', { priority: 'high' });
+    assert.equal(q.len(), 4, 'each key queued once');
+    await finish(g, 5);
+    assert.deepEqual(g.calls, ['ns/blocker', 'ns/c', 'ns/b', 'ns/blocker', 'ns/a']);
+  });
+
+  it('addAfter with high priority: the key joins the high lane when its time comes; the earliest time and the highest priority win', async () => {
+    const { clock, g, q } = await busyQueue('delay-high');
+    q.addAfter('ns/h', 1000, { priority: 'high' });
+    q.addAfter('ns/h', 3000);
+    q.addAfter('ns/r', 500);
+    q.addAfter('ns/r', 2000, { priority: 'high' });
+    q.add('ns/n');
+    await clock.advance(1000);
+    assert.equal(q.delayed(), 0);
+    await finish(g, 4);
+    assert.deepEqual(g.calls, ['ns/blocker', 'ns/r', 'ns/h', 'ns/n'], 'both delayed keys are high, at their earliest times');
+    await clock.advance(5000);
+    assert.equal(g.calls.length, 4, 'superseded timers do not fire');
   });
 
   it('shutdown waits for in-flight work, drops queued and delayed keys, and refuses new ones', async () => {
