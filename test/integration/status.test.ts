@@ -11,6 +11,7 @@ import { applyMd, cond, getMd, md, operatorWrites, waitReady, type MdObj } from 
 import { auditEvents, auditOffset, bin, cluster, eventually, getJson, installCrd, kubectl, useNamespace } from './harness.ts';
 import { kstatusNow, watchKstatus } from './kstatus.ts';
 import { OPERATOR_USER, startOperator, type OperatorProcess } from './operator.ts';
+import { watchObjects } from './watch.ts';
 
 const FAULT = 'faults.test.modelship.dev';
 
@@ -267,5 +268,32 @@ describe('the status tells the truth', () => {
       () => kubectl(['create', '--dry-run=server', '-n', ns, '-f', '-'], { input: stringify(md('leaky', { model: { uri: 'https://user:secret@models.example.com/m.bin', format: 'sklearn' } })) }),
       /must not carry credentials/,
     );
+  });
+});
+
+describe('the status keeps up under a backlog', () => {
+  before(() => installCrd());
+
+  it('says a model is Ready once its Deployment is, while later models still wait for their first pass', async (t) => {
+    const ns = useNamespace(t, 'lag');
+    const count = 100;
+    // The models exist before the operator starts, so it queues all of them at once, in list
+    // order, and works through them one at a time: a backlog like a mass create's. In FIFO order
+    // the first model's Ready would wait behind every other model's first pass.
+    const models = Array.from({ length: count }, (_, i) => ({ ...md(`m-${String(i).padStart(3, '0')}`, { replicas: 1 }), metadata: { name: `m-${String(i).padStart(3, '0')}`, namespace: ns } }));
+    kubectl(['apply', '-n', ns, '-f', '-'], { input: stringify({ apiVersion: 'v1', kind: 'List', items: models }) });
+    const watch = await watchObjects<MdObj>('mdep', ns);
+    t.after(() => watch.stop());
+    const lagOp = await startOperator({ name: 'status-lag', args: ['--leader-elect=false', '--concurrency=1', `--watch-namespaces=${ns}`] });
+    t.after(async () => {
+      await lagOp.stop('SIGTERM');
+    });
+    const firstReady = await watch.until('a model Ready', (e) => cond(e.object, 'Ready')?.status === 'True', 120_000);
+    const before = watch.events.slice(0, watch.events.indexOf(firstReady));
+    const passed = new Set(before.filter((e) => e.object.status?.observedGeneration !== undefined).map((e) => e.object.metadata.name));
+    t.diagnostic(`${firstReady.object.metadata.name} Ready after the first pass of ${passed.size} of ${count} models`);
+    assert.ok(passed.size < count, `the first model turned Ready only after all ${count} first passes`);
+    await watch.until('every model Ready', () => watch.events.filter((e) => cond(e.object, 'Ready')?.status === 'True').map((e) => e.object.metadata.name).filter((n, i, a) => a.indexOf(n) === i).length === count, 180_000);
+    assert.ok(watch.alive(), 'the watch saw every version');
   });
 });

@@ -21,6 +21,8 @@ import { CHILD_KINDS, reconcile, type ChildKind, type ConflictRef, type HTTPRout
 import { ABORT_ANNOTATION, PROMOTE_ANNOTATION } from './rollout.ts';
 
 export const CONTROLLER_NAME = 'modeldeployment';
+/** How long a change of a model's children waits for the next ones before its reconcile. */
+export const STATUS_BATCH_MS = 1000;
 const HTTPROUTE_API_VERSION = 'gateway.networking.k8s.io/v1';
 
 export interface EventSink {
@@ -50,6 +52,30 @@ function nameOnly(obj: KubeObject): KubeObject {
 
 function apiVersionOf(kind: ChildKind): string {
   return CHILD_KINDS.find((c) => c.kind === kind)!.apiVersion;
+}
+
+/**
+ * Whether a child changed in what a reconcile reads of it: its metadata (labels, annotations,
+ * owners, deletion; not its resourceVersion), its spec, and of its status only what the
+ * ModelDeployment's status reports. A change elsewhere (a PodDisruptionBudget's counts, a
+ * Service's load balancer, an autoscaler's live metric values at every sync) needs no reconcile.
+ * The spec of a kind with a generation is compared by its generation, which every spec change
+ * raises: a Deployment's pod template is not walked at each of its status updates.
+ */
+export function childChanged(kind: ChildKind, obj: KubeObject, old: KubeObject): boolean {
+  const { resourceVersion: _rv, managedFields: _mf, ...meta } = obj.metadata ?? {};
+  const { resourceVersion: _orv, managedFields: _omf, ...oldMeta } = old.metadata ?? {};
+  if (!isDeepStrictEqual(meta, oldMeta)) return true;
+  const o = obj as KubeObject & { spec?: unknown; status?: Record<string, unknown> };
+  const p = old as KubeObject & { spec?: unknown; status?: Record<string, unknown> };
+  if (kind === 'Service' && !isDeepStrictEqual(o.spec, p.spec)) return true;
+  if (kind === 'Deployment') return !isDeepStrictEqual(o.status, p.status);
+  if (kind === 'HorizontalPodAutoscaler') {
+    const { currentMetrics: _m, ...now } = o.status ?? {};
+    const { currentMetrics: _pm, ...before } = p.status ?? {};
+    return !isDeepStrictEqual(now, before);
+  }
+  return false;
 }
 
 /** The ModelDeployment a pod or ReplicaSet belongs to: they carry its name as the instance label. */
@@ -182,7 +208,7 @@ export class Controller {
     const enqueueOwner = (child: KubeObject) => {
       const owner = controllerOf(child);
       if (owner?.kind === KIND && owner.apiVersion === API_VERSION && child.metadata?.namespace) {
-        this.enqueue(`${child.metadata.namespace}/${owner.name}`);
+        this.observed(`${child.metadata.namespace}/${owner.name}`);
       }
     };
     for (const { kind } of CHILD_KINDS) {
@@ -191,7 +217,11 @@ export class Controller {
         enqueueOwner(obj);
         blocked(obj);
       };
-      this.children[kind].on({ add: child, update: child, delete: child });
+      const changed = (obj: KubeObject, old: KubeObject): void => {
+        if (childChanged(kind, obj, old)) enqueueOwner(obj);
+        blocked(obj);
+      };
+      this.children[kind].on({ add: child, update: changed, delete: child });
       this.names[kind].on({ add: blocked, update: blocked, delete: blocked });
     }
     // A pod matters only when what keeps it from serving changes (the diagnosis); its readiness
@@ -199,11 +229,11 @@ export class Controller {
     this.pods.on({
       update: (pod, old) => {
         const key = instanceKey(pod);
-        if (key && !isDeepStrictEqual(podProblem(pod), podProblem(old))) this.enqueue(key);
+        if (key && !isDeepStrictEqual(podProblem(pod), podProblem(old))) this.observed(key);
       },
       add: (pod) => {
         const key = instanceKey(pod);
-        if (key && podProblem(pod) !== undefined) this.enqueue(key);
+        if (key && podProblem(pod) !== undefined) this.observed(key);
       },
     });
   }
@@ -215,6 +245,18 @@ export class Controller {
 
   private enqueue(key: string): void {
     if (this.leading) this.queue.add(key);
+  }
+
+  /**
+   * A child or pod of the model changed: what its status reports. The key goes into the queue's
+   * high lane, so a model whose Deployment became available says so within about a second instead
+   * of waiting behind every new model's first pass (in FIFO order a mass create of 1,000 left a
+   * model "not Ready" up to 75 s after its Deployment was available: docs/performance.md, "The
+   * status lag"). It waits STATUS_BATCH_MS from the first change, so the steps of one rollout
+   * (ReplicaSet created, pod created, pod ready) make one status write, not one each.
+   */
+  private observed(key: string): void {
+    if (this.leading) this.queue.addAfter(key, STATUS_BATCH_MS, { priority: 'high' });
   }
 
   /**
