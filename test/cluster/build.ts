@@ -214,7 +214,9 @@ export async function ensureBinaries(): Promise<string> {
     renameSync(`${out}.tmp`, out);
     log(`[${i + 1}/${targets.length}] built ${t.name} in ${Math.round((Date.now() - started) / 1000)} s`);
   }
-  const moduleDir = (m: string) => execFileSync('go', ['list', '-m', '-f', '{{.Dir}}', m], { cwd: clusterDir, encoding: 'utf8' }).trim();
+  // `go mod download`, not `go list -m`: a module no built package imports (the Gateway API's,
+  // read for its CRDs only) is not in a fresh module cache, where `go list -m` gives no directory.
+  const moduleDir = (m: string) => (JSON.parse(execFileSync('go', ['mod', 'download', '-json', m], { cwd: clusterDir, encoding: 'utf8' })) as { Dir: string }).Dir;
   const concat = (mod: string, files: readonly string[]) => `${files.map((f) => readFileSync(join(moduleDir(mod), f), 'utf8').trim()).join('\n---\n')}\n`;
   writeFileSync(join(dir, 'kwok-stages.yaml'), concat('sigs.k8s.io/kwok', kwokStages));
   writeFileSync(join(dir, 'gateway-api-crds.yaml'), concat('sigs.k8s.io/gateway-api', gatewayCrds));

@@ -9,6 +9,7 @@ import { KubeApiError, NotLeaderError } from '../../../operator/src/kube/errors.
 import { APPLIED_HASH_ANNOTATION, HANDOVER_MANAGER } from '../../../operator/src/controller/children.ts';
 import { reconcile, type ApplyCall, type ChildKind, type HTTPRoute, type ReconcileDeps } from '../../../operator/src/controller/reconcile.ts';
 import type { JsonPatchOp } from '../../../operator/src/kube/client.ts';
+import { freezeForCache, StringPool } from '../../../operator/src/kube/types.ts';
 import { defaultRenderConfig } from '../../../operator/src/render/index.ts';
 import { mdep } from '../api/fixtures.ts';
 
@@ -25,6 +26,11 @@ function apiError(code: number, reason: string, message: string, details?: unkno
 }
 
 type Obj = KubernetesObject & { spec?: Record<string, unknown>; status?: Record<string, unknown> };
+
+/** A frozen copy, as an informer's cache holds an object. */
+function cached<T>(obj: T): T {
+  return obj === undefined ? obj : freezeForCache(structuredClone(obj), new StringPool());
+}
 
 class World implements ReconcileDeps {
   mds = new Map<string, ModelDeployment>();
@@ -57,14 +63,16 @@ class World implements ReconcileDeps {
   md(): ModelDeployment {
     return this.mds.get(KEY)!;
   }
+  // What the caches serve is frozen, as the informer's is (freezeForCache): a pass that writes
+  // into a cached object throws here.
   getModelDeployment(ns: string, name: string) {
-    return this.mds.get(`${ns}/${name}`);
+    return cached(this.mds.get(`${ns}/${name}`));
   }
   getChild(kind: ChildKind, ns: string, name: string) {
-    return this.children.get(`${kind}/${ns}/${name}`);
+    return cached(this.children.get(`${kind}/${ns}/${name}`));
   }
   ownedChildren(kind: ChildKind, uid: string) {
-    return [...this.children.entries()].filter(([k, c]) => k.startsWith(`${kind}/`) && c.metadata?.ownerReferences?.some((r) => r.controller && r.uid === uid)).map(([, c]) => c);
+    return [...this.children.entries()].filter(([k, c]) => k.startsWith(`${kind}/`) && c.metadata?.ownerReferences?.some((r) => r.controller && r.uid === uid)).map(([, c]) => cached(c));
   }
   async readReplicaSet() {
     return undefined;
@@ -83,10 +91,10 @@ class World implements ReconcileDeps {
     return r;
   }
   replicaSetsOf() {
-    return this.replicaSets;
+    return this.replicaSets.map(cached);
   }
   podsOf() {
-    return this.pods;
+    return this.pods.map(cached);
   }
   nameTaken(kind: ChildKind, ns: string, name: string) {
     return this.hidden.has(`${kind}/${ns}/${name}`);
@@ -283,7 +291,7 @@ describe('reconcile', () => {
 
   it('restores a child edited by someone else, and only that child', async () => {
     const w = await converged({ replicas: 2 });
-    (w.getChild('Service', 'ml', 'demo') as Obj).spec!.type = 'NodePort';
+    w.children.get('Service/ml/demo')!.spec!.type = 'NodePort';
     await reconcile(w, KEY);
     assert.deepEqual(w.writes.map((x) => `${x.verb} ${x.kind}`), ['apply Service']);
     assert.equal(w.events[0]?.reason, 'Updated');
@@ -292,7 +300,7 @@ describe('reconcile', () => {
 
   it('replaces the spec when apply alone cannot undo an edit to a keyed list', async () => {
     const w = await converged({ replicas: 2 });
-    const svc = w.getChild('Service', 'ml', 'demo') as Obj & { spec: { ports: { port: number }[] } };
+    const svc = w.children.get('Service/ml/demo') as Obj & { spec: { ports: { port: number }[] } };
     svc.spec.ports[0]!.port = 8999;
     w.invalidOnce.add('Service');
     await reconcile(w, KEY);
