@@ -65,9 +65,12 @@ export function effectiveRollout(spec: ModelDeploymentSpec): { maxSurge: number 
   return { maxSurge, maxUnavailable };
 }
 
-/** A copy of md with every default filled in. Idempotent; never mutates md. */
+/**
+ * A copy of md with every default filled in. Idempotent; never mutates md. Only the spec is copied
+ * (the defaults are in it): metadata and status are md's own, frozen in the cache, never written.
+ */
 export function withDefaults(md: ModelDeployment): ModelDeployment {
-  const out = structuredClone(md);
+  const out = { ...md, spec: structuredClone(md.spec) };
   applySchemaDefaults(specSchema, out.spec);
   const spec = out.spec;
 

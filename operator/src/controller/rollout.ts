@@ -131,8 +131,7 @@ export function wantedObjects(desired: DesiredChildren, plan: Plan, routed = fal
   }
   out.push({ how: 'apply', kind: 'Service', name: desired.service.metadata?.name ?? '', object: desired.service as KubernetesObject });
   if (desired.hpa) {
-    const hpa = structuredClone(desired.hpa);
-    hpa.spec!.scaleTargetRef.name = plan.hpaTarget;
+    const hpa = { ...desired.hpa, spec: { ...desired.hpa.spec!, scaleTargetRef: { ...desired.hpa.spec!.scaleTargetRef, name: plan.hpaTarget } } };
     out.push({ how: 'apply', kind: 'HorizontalPodAutoscaler', name: hpa.metadata?.name ?? '', object: hpa as KubernetesObject });
   }
   if (desired.pdb) out.push({ how: 'apply', kind: 'PodDisruptionBudget', name: desired.pdb.metadata?.name ?? '', object: desired.pdb as KubernetesObject });

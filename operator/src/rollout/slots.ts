@@ -35,17 +35,21 @@ export function slotName(mdName: string, slot: string): string {
  * and the replicas the rollout wants (undefined: the HPA owns them).
  */
 export function shapeSlot(base: V1Deployment, slot: { name: string; slot?: string; role: Role; revision: string; replicas: number | undefined }): V1Deployment {
-  const d = structuredClone(base);
-  d.metadata = {
-    ...d.metadata,
-    name: slot.name,
-    labels: { ...d.metadata?.labels, [ROLE_LABEL]: slot.role, ...(slot.slot ? { [SLOT_LABEL]: slot.slot } : {}) },
-    annotations: { ...d.metadata?.annotations, [REVISION_ANNOTATION]: slot.revision },
+  // A copy of what it changes; the rest (the pod template's spec) is base's, never written.
+  const spec = { ...base.spec! };
+  const d: V1Deployment = {
+    ...base,
+    metadata: {
+      ...base.metadata,
+      name: slot.name,
+      labels: { ...base.metadata?.labels, [ROLE_LABEL]: slot.role, ...(slot.slot ? { [SLOT_LABEL]: slot.slot } : {}) },
+      annotations: { ...base.metadata?.annotations, [REVISION_ANNOTATION]: slot.revision },
+    },
+    spec,
   };
-  const spec = d.spec!;
   if (slot.slot) {
     spec.selector = { matchLabels: { ...spec.selector.matchLabels, [SLOT_LABEL]: slot.slot } };
-    spec.template.metadata = { ...spec.template.metadata, labels: { ...spec.template.metadata?.labels, [SLOT_LABEL]: slot.slot } };
+    spec.template = { ...spec.template, metadata: { ...spec.template.metadata, labels: { ...spec.template.metadata?.labels, [SLOT_LABEL]: slot.slot } } };
   }
   if (slot.replicas === undefined) delete spec.replicas;
   else spec.replicas = slot.replicas;
