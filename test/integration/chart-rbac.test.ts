@@ -35,6 +35,7 @@ import {
 } from './controller-suite.ts';
 import { auditEvents, auditOffset, bin, cluster, installCrd, kubectl, repoRoot, type AuditEvent } from './harness.ts';
 import { startOperator, type OperatorProcess } from './operator.ts';
+import { kstatusNow } from './kstatus.ts';
 
 const CHART = join(repoRoot, 'charts/modelship');
 const RELEASE = 'modelship';
@@ -286,7 +287,8 @@ describe('namespace-scoped mode (watchNamespaces)', () => {
     // Long enough for the operator to have acted on C, had it seen it.
     await sleep(5000);
     const ignored = getMd(c, 'iris');
-    assert.equal(ignored.status, undefined, 'the ModelDeployment outside the watched namespaces has no status');
+    assert.deepEqual(ignored.status, { observedGeneration: 0 }, 'the ModelDeployment outside the watched namespaces has only the CRD\'s default status');
+    assert.equal(kstatusNow(c, 'iris').status, 'InProgress', 'which kstatus reads as not yet done');
     assert.equal(kubectl(['get', 'deployments,services,hpa,pdb', '-n', c, '-o', 'name']).trim(), '', 'and no children');
     const mine = auditEvents(mark).filter((e) => e.user.username === scopedUser && e.objectRef?.resource !== undefined);
     assert.ok(mine.length > 0);

@@ -23,6 +23,13 @@ export function kstatusNow(namespace: string, name: string, kind = 'mdep'): Verd
   return JSON.parse(out.trim()) as Verdict;
 }
 
+/** kstatus's verdicts on the given versions of objects (as a watch served them), in order. */
+export function kstatusOf(objects: readonly unknown[]): Verdict[] {
+  if (objects.length === 0) return [];
+  const out = execFileSync(bin('kstatus'), { input: objects.map((o) => JSON.stringify(o)).join('\n'), encoding: 'utf8' });
+  return out.trim().split('\n').map((line) => JSON.parse(line) as Verdict);
+}
+
 export interface KstatusWatch {
   /** Every verdict so far, one per version served, in order. */
   readonly verdicts: Verdict[];

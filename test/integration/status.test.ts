@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
 import { applyMd, cond, getMd, md, operatorWrites, waitReady, type MdObj } from './controller-suite.ts';
 import { auditEvents, auditOffset, bin, cluster, eventually, getJson, installCrd, kubectl, useNamespace } from './harness.ts';
-import { kstatusNow, watchKstatus } from './kstatus.ts';
+import { kstatusNow, kstatusOf, watchKstatus } from './kstatus.ts';
 import { OPERATOR_USER, startOperator, type OperatorProcess } from './operator.ts';
 import { watchObjects } from './watch.ts';
 
@@ -290,9 +290,17 @@ describe('the status keeps up under a backlog', () => {
     });
     const firstReady = await watch.until('a model Ready', (e) => cond(e.object, 'Ready')?.status === 'True', 120_000);
     const before = watch.events.slice(0, watch.events.indexOf(firstReady));
-    const passed = new Set(before.filter((e) => e.object.status?.observedGeneration !== undefined).map((e) => e.object.metadata.name));
+    // Until its first pass a model's status is the CRD's default, observedGeneration 0.
+    const passed = new Set(before.filter((e) => (e.object.status?.observedGeneration ?? 0) > 0).map((e) => e.object.metadata.name));
     t.diagnostic(`${firstReady.object.metadata.name} Ready after the first pass of ${passed.size} of ${count} models`);
     assert.ok(passed.size < count, `the first model turned Ready only after all ${count} first passes`);
+    // The models still waiting read as in progress, not as done: kstatus (Flux's judge) says
+    // Current of an object with no status at all.
+    const waiting = watch.events.filter((e) => e.type === 'ADDED' && !passed.has(e.object.metadata.name)).map((e) => e.object);
+    assert.deepEqual(waiting.map((m) => m.status), waiting.map(() => ({ observedGeneration: 0 })));
+    const verdicts = kstatusOf(waiting);
+    assert.equal(verdicts.length, count - passed.size);
+    assert.deepEqual([...new Set(verdicts.map((v) => v.status))], ['InProgress'], `kstatus on the models before their first pass: ${JSON.stringify(verdicts.find((v) => v.status !== 'InProgress'))}`);
     await watch.until('every model Ready', () => watch.events.filter((e) => cond(e.object, 'Ready')?.status === 'True').map((e) => e.object.metadata.name).filter((n, i, a) => a.indexOf(n) === i).length === count, 180_000);
     assert.ok(watch.alive(), 'the watch saw every version');
   });

@@ -642,7 +642,7 @@ const conditionSchema = obj(
 export const statusSchema: SchemaNode = obj(
   'What the operator observed. Written only by the operator.',
   {
-    observedGeneration: int64('The metadata.generation this status describes.', { minimum: 0 }),
+    observedGeneration: int64('The metadata.generation this status describes; 0 until the operator has seen the object.', { minimum: 0 }),
     conditions: {
       type: 'array',
       description:
@@ -762,12 +762,17 @@ export const statusSchema: SchemaNode = obj(
       { 'x-modelship-ts-name': 'AutoscalingStatus' },
     ),
   },
+  // The default: observedGeneration 0 until the operator's first status write. The API server
+  // strips the status from a create and fills this in whenever it serves the object, so a model no
+  // operator has seen yet (its queue is long, it is down, or no operator watches its namespace)
+  // reads as kstatus InProgress ("generation is 1, but latest observed generation is 0") instead
+  // of Current, which kstatus says of an object with no status at all, and Flux with it.
   // Atomic: the operator owns the whole status and writes all of it every time, so server-side
   // apply tracks one field (f:status) instead of every leaf of every condition. A status write
   // then costs kube-apiserver about 5.5 ms of CPU instead of 8, and each object is 1.2 KB smaller
   // in etcd and in every watch event (docs/performance.md, "The status is atomic"). The
   // conditions stay a map list keyed by type, which the API server still checks.
-  { 'x-kubernetes-map-type': 'atomic', 'x-modelship-ts-name': 'ModelDeploymentStatus' },
+  { default: { observedGeneration: 0 }, 'x-kubernetes-map-type': 'atomic', 'x-modelship-ts-name': 'ModelDeploymentStatus' },
 );
 
 export const rootSchema: SchemaNode = obj(

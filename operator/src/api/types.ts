@@ -361,7 +361,7 @@ export interface AutoscalingStatus {
 
 /** What the operator observed. Written only by the operator. */
 export interface ModelDeploymentStatus {
-  /** The metadata.generation this status describes. */
+  /** The metadata.generation this status describes; 0 until the operator has seen the object. */
   observedGeneration?: number;
   /** Ready summarises; Reconciling and Stalled follow kstatus (abnormal-true); Available and Progressing mirror the Deployment. */
   conditions?: Array<Condition>;

@@ -137,10 +137,10 @@ test('every pattern in the spec has a plain-words hint for error messages', () =
   assert.deepEqual(noHint, []);
 });
 
-test('safe defaults only: the service type and port', () => {
+test('safe defaults only: the service type and port, and the status until the operator writes one', () => {
   const defaults: Record<string, unknown> = {};
   walk(root, '', (node, path) => {
     if (node.default !== undefined) defaults[path] = node.default;
   });
-  assert.deepEqual(defaults, { '.spec.service': {}, '.spec.service.type': 'ClusterIP', '.spec.service.port': 80 });
+  assert.deepEqual(defaults, { '.spec.service': {}, '.spec.service.type': 'ClusterIP', '.spec.service.port': 80, '.status': { observedGeneration: 0 } });
 });
