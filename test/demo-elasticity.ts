@@ -61,6 +61,11 @@ export async function elasticityAct(o: ActOptions): Promise<ActResult> {
   let phaseAt = started;
   let heldAtPeak = 0;
   let lastReady = 0;
+  // The model's status has caught up with the HPA's last scale and the Deployment's size (the
+  // operator writes it about a second after they change; its ScaledDown event goes with it), so
+  // what is printed after the act shows the model back at its minimum.
+  const reported = (md: ModelDeployment | undefined, hpa: V2HorizontalPodAutoscaler | undefined): boolean =>
+    md?.status?.replicas === min && md.status.autoscaling?.desiredReplicas === min && md.status.autoscaling.lastScale?.time === String(hpa?.status?.lastScaleTime);
   await traffic.setLoad(IDLE_RPS, 'idle');
   o.say(header());
   try {
@@ -97,7 +102,7 @@ export async function elasticityAct(o: ActOptions): Promise<ActResult> {
           phaseAt = Date.now();
           await traffic.setLoad(IDLE_RPS, phase);
         }
-      } else if (phase === 'back to idle' && ((ready === min && desired === min && dep?.status?.replicas === min) || since > o.scaleDownWindowSeconds + 180)) {
+      } else if (phase === 'back to idle' && ((ready === min && desired === min && dep?.status?.replicas === min && reported(md, hpa)) || since > o.scaleDownWindowSeconds + 180)) {
         result.finished = ready === min;
         break;
       }
