@@ -16,18 +16,17 @@ export interface Verdict {
   error?: string;
 }
 
-/** kstatus's verdict on one object as it is now. */
-export function kstatusNow(namespace: string, name: string, kind = 'mdep'): Verdict {
-  const json = execFileSync(bin('kubectl'), ['--kubeconfig', cluster().kubeconfig, 'get', kind, name, '-n', namespace, '-o', 'json'], { encoding: 'utf8' });
-  const out = execFileSync(bin('kstatus'), { input: json, encoding: 'utf8' });
-  return JSON.parse(out.trim()) as Verdict;
-}
-
 /** kstatus's verdicts on the given versions of objects (as a watch served them), in order. */
 export function kstatusOf(objects: readonly unknown[]): Verdict[] {
   if (objects.length === 0) return [];
   const out = execFileSync(bin('kstatus'), { input: objects.map((o) => JSON.stringify(o)).join('\n'), encoding: 'utf8' });
   return out.trim().split('\n').map((line) => JSON.parse(line) as Verdict);
+}
+
+/** kstatus's verdict on one object as it is now. */
+export function kstatusNow(namespace: string, name: string, kind = 'mdep'): Verdict {
+  const json = execFileSync(bin('kubectl'), ['--kubeconfig', cluster().kubeconfig, 'get', kind, name, '-n', namespace, '-o', 'json'], { encoding: 'utf8' });
+  return kstatusOf([JSON.parse(json)])[0]!;
 }
 
 export interface KstatusWatch {
