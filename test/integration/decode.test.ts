@@ -1,0 +1,100 @@
+// The operator's watch on the real API server: for every built-in kind the operator caches, an
+// event decodes to exactly the object the server serves, less its managedFields, which the watch
+// cuts out of the text before decoding (operator/src/kube/watch.ts, withoutManagedFields). This is
+// the proof that the server encodes those kinds as the cut expects.
+import assert from 'node:assert/strict';
+import { before, describe, it } from 'node:test';
+import { Registry } from 'prom-client';
+import { HttpKubeClient } from '../../operator/src/kube/client.ts';
+import { RestClient } from '../../operator/src/kube/rest.ts';
+import type { KubeObject } from '../../operator/src/kube/types.ts';
+import { isBuiltIn, restListerWatcher } from '../../operator/src/kube/watch.ts';
+import { createMetrics } from '../../operator/src/observability/metrics.ts';
+import { cluster, eventually, installCrd, kubectl, useNamespace } from './harness.ts';
+
+const LABELS = { 'app.kubernetes.io/managed-by': 'modelship', 'app.kubernetes.io/instance': 'decode' };
+const KINDS = [
+  { apiVersion: 'apps/v1', kind: 'Deployment' },
+  { apiVersion: 'apps/v1', kind: 'ReplicaSet' },
+  { apiVersion: 'v1', kind: 'Pod' },
+  { apiVersion: 'v1', kind: 'Service' },
+  { apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler' },
+  { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget' },
+];
+
+function children(): object[] {
+  const selector = { matchLabels: LABELS };
+  return [
+    {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'decode', labels: LABELS, annotations: { note: '"managedFields":[]},"spec":{' } },
+      spec: { replicas: 2, selector, template: { metadata: { labels: LABELS }, spec: { containers: [{ name: 'spec', image: 'registry.example/server:1', ports: [{ name: 'http', containerPort: 8080 }], resources: { requests: { cpu: '100m', memory: '64Mi' } } }] } } },
+    },
+    { apiVersion: 'v1', kind: 'Service', metadata: { name: 'decode', labels: LABELS }, spec: { selector: LABELS, ports: [{ name: 'http', port: 80, targetPort: 'http' }] } },
+    {
+      apiVersion: 'autoscaling/v2',
+      kind: 'HorizontalPodAutoscaler',
+      metadata: { name: 'decode', labels: LABELS },
+      spec: { scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'decode' }, minReplicas: 2, maxReplicas: 4, metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } } }] },
+    },
+    { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: { name: 'decode', labels: LABELS }, spec: { maxUnavailable: 1, selector } },
+  ];
+}
+
+describe("the operator's watch on a real API server", () => {
+  before(() => installCrd());
+
+  it('refuses a custom resource group without a dot, so isBuiltIn never takes a custom resource for a built-in kind', () => {
+    const crd = { apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', metadata: { name: 'things.nodot' }, spec: { group: 'nodot', scope: 'Namespaced', names: { plural: 'things', singular: 'thing', kind: 'Thing' }, versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object' } } }] } };
+    assert.equal(isBuiltIn('nodot/v1'), true);
+    assert.throws(() => kubectl(['apply', '--dry-run=server', '-f', '-'], { input: JSON.stringify(crd) }), /spec\.group: Invalid value: "nodot": should be a domain with at least one dot/);
+  });
+
+  it('decodes each built-in kind it caches as the server serves it, without managedFields', async (t) => {
+    const ns = useNamespace(t, 'decode');
+    kubectl(['apply', '--server-side', '--field-manager=modelship', '-n', ns, '-f', '-'], { input: children().map((c) => JSON.stringify(c)).join('\n') });
+    const rest = RestClient.forKubeconfig(cluster().kubeconfig, { metrics: createMetrics(new Registry(), { defaultMetrics: false }) });
+    const client = new HttpKubeClient(rest);
+    // Written by several managers by then: the apply, the controllers, kwok (the pods' status).
+    await eventually('the Deployment available with 2 ready pods', async () => {
+      const d = await client.get<KubeObject & { status?: { readyReplicas?: number } }>({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: ns, name: 'decode' });
+      return d?.status?.readyReplicas === 2;
+    });
+
+    for (const { apiVersion, kind } of KINDS) {
+      // A version is compared only when the GET and the watch served the same resourceVersion.
+      const compared = await eventually(`${kind}: every object watched and read at the same version`, async () => {
+        const lw = restListerWatcher<KubeObject>(rest, { apiVersion, kind, namespace: ns, labelSelector: 'app.kubernetes.io/instance=decode' });
+        const listed = await lw.list(new AbortController().signal, (o) => o);
+        const names = listed.items.map((o) => o.metadata?.name ?? '');
+        const watched = new Map<string, KubeObject>();
+        const stop = new AbortController();
+        const timer = setTimeout(() => stop.abort(), 5000);
+        // From resourceVersion 0: the server's ADDED for each object it holds, then changes.
+        await lw.watch('0', (e) => {
+          if (e.type !== 'ADDED' && e.type !== 'MODIFIED') return;
+          watched.set(e.object.metadata?.name ?? '', e.object);
+          if (names.every((n) => watched.has(n))) stop.abort();
+        }, stop.signal);
+        clearTimeout(timer);
+        const pairs: Array<{ got: KubeObject; seen: KubeObject }> = [];
+        for (const name of names) {
+          const got = await client.get<KubeObject>({ apiVersion, kind, namespace: ns, name });
+          const seen = watched.get(name);
+          if (!got || !seen || got.metadata?.resourceVersion !== seen.metadata?.resourceVersion) return false;
+          pairs.push({ got, seen });
+        }
+        return pairs.length > 0 && pairs;
+      }, 60_000, 500);
+      assert.equal(compared.length, kind === 'Pod' ? 2 : 1, kind);
+      for (const { got, seen } of compared) {
+        const name = got.metadata?.name;
+        assert.ok((got.metadata?.managedFields?.length ?? 0) > 0, `${kind} ${name} is served with managedFields, or this proves nothing`);
+        assert.equal('managedFields' in (seen.metadata ?? {}), false, `${kind} ${name}: the watch decoded its managedFields`);
+        const { managedFields: _mf, ...metadata } = got.metadata ?? {};
+        assert.deepEqual(seen, { ...got, metadata }, `${kind} ${name}`);
+      }
+    }
+  });
+});

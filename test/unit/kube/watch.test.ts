@@ -1,0 +1,115 @@
+// The watch decodes a built-in kind's events without their managedFields, cut out of the text in
+// the order the API server encodes Go types (test/integration/watch.test.ts checks that order on
+// the real server); custom resources, encoded with sorted keys, are decoded whole.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { Registry } from 'prom-client';
+import { RestClient, type HttpResponse } from '../../../operator/src/kube/rest.ts';
+import { isBuiltIn, restListerWatcher, withoutManagedFields, type WatchEvent } from '../../../operator/src/kube/watch.ts';
+import type { KubeObject } from '../../../operator/src/kube/types.ts';
+import { createMetrics } from '../../../operator/src/observability/metrics.ts';
+
+// Keys in the order of the Go types (ObjectMeta ends with managedFields), with entries whose
+// strings and fieldsV1 keys hold the very text the cut looks for, escaped as JSON escapes it.
+const managedFields = [
+  { manager: 'odd]},"spec":{"manager', operation: 'Apply', apiVersion: 'apps/v1', time: '2026-12-01T03:20:00Z', fieldsType: 'FieldsV1', fieldsV1: { 'f:spec': { 'f:template': { 'f:spec': { 'f:containers': { 'k:{"name":"spec"}': { '.': {}, 'f:image': {} } } } } } } },
+  { manager: 'kube-controller-manager', operation: 'Update', apiVersion: 'apps/v1', time: '2026-12-01T03:20:01Z', fieldsType: 'FieldsV1', fieldsV1: { 'f:status': { 'f:conditions': { 'k:{"type":"Available"}': {} } } }, subresource: 'status' },
+];
+const deployment = {
+  kind: 'Deployment',
+  apiVersion: 'apps/v1',
+  metadata: {
+    name: 'fraud',
+    namespace: 'risk',
+    uid: 'u1',
+    resourceVersion: '12',
+    labels: { 'app.kubernetes.io/managed-by': 'modelship' },
+    annotations: { note: '"managedFields":[1]},"spec":{' },
+    ownerReferences: [{ apiVersion: 'serving.modelship.dev/v1alpha1', kind: 'ModelDeployment', name: 'fraud', uid: 'm1', controller: true }],
+    managedFields,
+  },
+  spec: { replicas: 2, template: { metadata: { labels: { app: 'fraud' }, finalizers: ['x'] }, spec: { containers: [{ name: 'spec', image: 'img' }] } } },
+  status: { replicas: 2, conditions: [{ type: 'Available', status: 'True' }] },
+};
+const withoutMf = (o: typeof deployment) => {
+  const { managedFields: _mf, ...metadata } = o.metadata;
+  return { ...o, metadata };
+};
+
+// A custom resource as the API server encodes it: every map's keys sorted, so managedFields is
+// followed by name, and a pod template in its spec holds `]},"spec":{` of its own.
+const custom = {
+  apiVersion: 'serving.modelship.dev/v1alpha1',
+  kind: 'ModelDeployment',
+  metadata: { generation: 1, managedFields: [{ apiVersion: 'serving.modelship.dev/v1alpha1', fieldsType: 'FieldsV1', fieldsV1: { 'f:spec': {} }, manager: 'kubectl', operation: 'Apply' }], name: 'fraud', namespace: 'risk', resourceVersion: '13', uid: 'm1' },
+  spec: { podTemplate: { metadata: { finalizers: ['a'] }, spec: { containers: [] } } },
+};
+
+function watchOf<T extends KubeObject>(apiVersion: string, kind: string, lines: string[], opts: { metadataOnly?: boolean; chunk?: number } = {}): Promise<Array<WatchEvent<T>>> {
+  const text = lines.join('\n') + '\n';
+  const size = opts.chunk ?? 97;
+  const response: HttpResponse = {
+    status: 200,
+    text: async () => text,
+    async *chunks() {
+      const bytes = Buffer.from(text);
+      for (let i = 0; i < bytes.length; i += size) yield bytes.subarray(i, i + size);
+    },
+    cancel() {},
+  };
+  const rest = new RestClient({ server: 'https://k8s.test:6443', sender: { send: async () => response } }, { metrics: createMetrics(new Registry(), { defaultMetrics: false }) });
+  const lw = restListerWatcher<T>(rest, { apiVersion, kind, ...(opts.metadataOnly ? { metadataOnly: true } : {}) });
+  const events: Array<WatchEvent<T>> = [];
+  return lw.watch('1', (e) => events.push(e), new AbortController().signal).then((end) => {
+    assert.deepEqual(end, { kind: 'closed' });
+    return events;
+  });
+}
+
+const line = (type: string, object: unknown): string => JSON.stringify({ type, object });
+
+describe('withoutManagedFields', () => {
+  it('cuts out exactly the managedFields of a built-in kind, whatever its strings and keys hold', () => {
+    const text = line('MODIFIED', deployment);
+    const cut = withoutManagedFields(text);
+    assert.deepEqual(JSON.parse(cut), { type: 'MODIFIED', object: withoutMf(deployment) });
+    assert.equal(cut.length, text.length - ',"managedFields":'.length - JSON.stringify(managedFields).length);
+  });
+
+  it('leaves a line with no managedFields as it is (a bookmark, an object already without them)', () => {
+    const bookmark = line('BOOKMARK', { kind: 'Deployment', apiVersion: 'apps/v1', metadata: { resourceVersion: '20' }, spec: { template: {} } });
+    assert.equal(withoutManagedFields(bookmark), bookmark);
+    const bare = line('ADDED', withoutMf(deployment));
+    assert.equal(withoutManagedFields(bare), bare);
+  });
+
+  it('tells built-in API groups from custom ones by the dot a custom group must have', () => {
+    for (const v of ['v1', 'apps/v1', 'autoscaling/v2', 'policy/v1']) assert.equal(isBuiltIn(v), true, v);
+    for (const v of ['serving.modelship.dev/v1alpha1', 'gateway.networking.k8s.io/v1']) assert.equal(isBuiltIn(v), false, v);
+  });
+});
+
+describe('restListerWatcher decodes events', () => {
+  it('of a built-in kind without their managedFields, across chunk boundaries', async () => {
+    const scaled = { ...deployment, status: { replicas: 3, conditions: [] } };
+    const events = await watchOf('apps/v1', 'Deployment', [line('ADDED', deployment), line('MODIFIED', scaled)], { chunk: 61 });
+    assert.deepEqual(events, [
+      { type: 'ADDED', object: withoutMf(deployment) },
+      { type: 'MODIFIED', object: withoutMf(scaled) },
+    ]);
+  });
+
+  it('of a custom resource whole (its keys are sorted: the cut would take the wrong text)', async () => {
+    assert.throws(() => JSON.parse(withoutManagedFields(line('ADDED', custom))) as unknown, SyntaxError, 'the cut must be wrong for a custom resource, or this test proves nothing');
+    const events = await watchOf('serving.modelship.dev/v1alpha1', 'ModelDeployment', [line('ADDED', custom)]);
+    assert.deepEqual(events, [{ type: 'ADDED', object: custom }]);
+  });
+
+  it('whole when the cut would not decode: an object of a built-in kind in an unexpected shape', async () => {
+    // spec not right after metadata: the first `]},"spec":{` is inside the status.
+    const odd = { kind: 'Deployment', apiVersion: 'apps/v1', metadata: { name: 'x', managedFields: [{ manager: 'm' }] }, status: { a: { b: [1] }, spec: { c: 1 } } };
+    assert.throws(() => JSON.parse(withoutManagedFields(line('ADDED', odd))) as unknown, SyntaxError);
+    const events = await watchOf('apps/v1', 'Deployment', [line('ADDED', odd)]);
+    assert.deepEqual(events, [{ type: 'ADDED', object: odd }]);
+  });
+});
