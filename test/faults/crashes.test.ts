@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { kubeconfigFor } from '../cluster/cluster.ts';
-import { auditEvents, auditOffset, installCrd, useNamespace, WRITE_VERBS } from '../integration/harness.ts';
+import { auditEvents, auditOffset, eventually, installCrd, useNamespace, WRITE_VERBS } from '../integration/harness.ts';
 import { startOperator, type OperatorProcess } from '../integration/operator.ts';
 import { adminClient, assertNoDuplicates, ChangeTracker, createFleet, figures, peakRssMiB, waitAutoscalersActive, waitConverged, writesOf } from './support.ts';
 
@@ -15,17 +15,10 @@ const MODELS = 30;
 const STEADY_S = 15;
 const KILL_WAIT_MS = 3000;
 
-/** Scrapes the operator until a reconcile is in flight (true) or the deadline passes (false). */
-async function reconcileInFlight(op: OperatorProcess, deadline: number): Promise<boolean> {
-  while (Date.now() < deadline) {
-    try {
-      if (((await op.metric('controller_runtime_active_workers', { controller: 'modeldeployment' })) ?? 0) > 0) return true;
-    } catch {
-      // a scrape that fails tells nothing
-    }
-    await sleep(5);
-  }
-  return false;
+/** Scrapes the operator until a reconcile is in flight (true) or KILL_WAIT_MS pass (false); a scrape that fails tells nothing. */
+function reconcileInFlight(op: OperatorProcess): Promise<boolean> {
+  const active = async () => ((await op.metric('controller_runtime_active_workers', { controller: 'modeldeployment' })) ?? 0) > 0;
+  return eventually('a reconcile in flight', active, KILL_WAIT_MS, 5).then(() => true, () => false);
 }
 
 describe('faults: operator crashes', () => {
@@ -61,7 +54,7 @@ describe('faults: operator crashes', () => {
       // Then kill at the first scrape that finds a reconcile running (within KILL_WAIT_MS): a
       // random moment alone falls between reconciles more often than in one, now that a pass
       // takes milliseconds and a change comes every 150 ms or more.
-      if (await reconcileInFlight(op, Date.now() + KILL_WAIT_MS)) inFlight++;
+      if (await reconcileInFlight(op)) inFlight++;
       rss = Math.max(rss, peakRssMiB(op.child.pid));
       assert.equal(op.child.exitCode, null, `operator ${i} was still running when it was killed`);
       await op.stop('SIGKILL');

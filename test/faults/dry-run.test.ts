@@ -5,15 +5,12 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import fc from 'fast-check';
-import { Registry } from 'prom-client';
 import { validateModelDeployment } from '../../operator/src/api/validate.ts';
 import { FIELD_MANAGER, PatchStrategy } from '../../operator/src/kube/client.ts';
 import { KubeApiError } from '../../operator/src/kube/errors.ts';
 import { resourcePath } from '../../operator/src/kube/resources.ts';
-import { RestClient } from '../../operator/src/kube/rest.ts';
-import { createMetrics } from '../../operator/src/observability/metrics.ts';
 import { defaultRenderConfig, renderChildren } from '../../operator/src/render/index.ts';
-import { cluster, installCrd, useNamespace } from '../integration/harness.ts';
+import { adminRest, installCrd, useNamespace } from '../integration/harness.ts';
 import { modelDeployments } from '../unit/support/fuzz.ts';
 
 const SAMPLES = Number(process.env.MODELSHIP_DRY_RUN_SAMPLES ?? 300);
@@ -29,7 +26,7 @@ describe('fuzzed ModelDeployments on the API server', () => {
 
   it(`renders children the API server accepts (server-side dry run) for ${SAMPLES} specs the operator accepts`, async (t) => {
     const ns = useNamespace(t, 'fuzz');
-    const rest = RestClient.forKubeconfig(cluster().kubeconfig, { metrics: createMetrics(new Registry(), { defaultMetrics: false }) });
+    const rest = adminRest();
     const dryRun = async (obj: Child): Promise<void> => {
       await rest.request('PATCH', resourcePath(obj.apiVersion, obj.kind, ns, obj.metadata.name), {
         query: { fieldManager: FIELD_MANAGER, force: true, dryRun: 'All' },

@@ -5,15 +5,12 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Registry } from 'prom-client';
 import { CHILD_KINDS } from '../../operator/src/controller/reconcile.ts';
 import { HttpKubeClient, type ApplyTarget } from '../../operator/src/kube/client.ts';
-import { RestClient } from '../../operator/src/kube/rest.ts';
 import type { KubeObject } from '../../operator/src/kube/types.ts';
-import { createMetrics } from '../../operator/src/observability/metrics.ts';
 import { stateDir } from '../cluster/cluster.ts';
 import { clientCert, kubeconfigYaml } from '../cluster/pki.ts';
-import { auditEvents, autoscalerSettled, cluster, eventually, WRITE_VERBS, type AuditMark } from '../integration/harness.ts';
+import { adminRest, auditEvents, autoscalerSettled, cluster, eventually, WRITE_VERBS, type AuditMark } from '../integration/harness.ts';
 import type { OperatorProcess } from '../integration/operator.ts';
 import { FaultProxy } from './fault-proxy.ts';
 import { Toxiproxy } from './toxiproxy.ts';
@@ -22,7 +19,7 @@ const pkiDir = (): string => join(stateDir, 'pki');
 
 /** The admin's client, for the test's own reads and writes (fast: no kubectl process each time). */
 export function adminClient(): HttpKubeClient {
-  return new HttpKubeClient(RestClient.forKubeconfig(cluster().kubeconfig, { metrics: createMetrics(new Registry(), { defaultMetrics: false }) }));
+  return new HttpKubeClient(adminRest());
 }
 
 /** A kubeconfig for `user` (in system:masters) whose server is `server`. */

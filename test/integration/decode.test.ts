@@ -4,13 +4,10 @@
 // the proof that the server encodes those kinds as the cut expects.
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { Registry } from 'prom-client';
 import { HttpKubeClient } from '../../operator/src/kube/client.ts';
-import { RestClient } from '../../operator/src/kube/rest.ts';
 import type { KubeObject } from '../../operator/src/kube/types.ts';
 import { isBuiltIn, restListerWatcher } from '../../operator/src/kube/watch.ts';
-import { createMetrics } from '../../operator/src/observability/metrics.ts';
-import { cluster, eventually, installCrd, kubectl, useNamespace } from './harness.ts';
+import { adminRest, eventually, installCrd, kubectl, useNamespace } from './harness.ts';
 
 const LABELS = { 'app.kubernetes.io/managed-by': 'modelship', 'app.kubernetes.io/instance': 'decode' };
 const KINDS = [
@@ -54,7 +51,7 @@ describe("the operator's watch on a real API server", () => {
   it('decodes each built-in kind it caches as the server serves it, without managedFields', async (t) => {
     const ns = useNamespace(t, 'decode');
     kubectl(['apply', '--server-side', '--field-manager=modelship', '-n', ns, '-f', '-'], { input: children().map((c) => JSON.stringify(c)).join('\n') });
-    const rest = RestClient.forKubeconfig(cluster().kubeconfig, { metrics: createMetrics(new Registry(), { defaultMetrics: false }) });
+    const rest = adminRest();
     const client = new HttpKubeClient(rest);
     // Written by several managers by then: the apply, the controllers, kwok (the pods' status).
     await eventually('the Deployment available with 2 ready pods', async () => {

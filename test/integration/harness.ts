@@ -6,6 +6,9 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Registry } from 'prom-client';
+import { RestClient } from '../../operator/src/kube/rest.ts';
+import { createMetrics } from '../../operator/src/observability/metrics.ts';
 import { readState, repoRoot, type ClusterState } from '../cluster/cluster.ts';
 
 export { repoRoot };
@@ -21,6 +24,11 @@ export function cluster(): ClusterState {
   const s = readState();
   if (!s) throw new Error('the test cluster is not up: run the integration tests through `npm test`');
   return s;
+}
+
+/** The operator's REST client as the cluster admin, with metrics of its own (not the process's). */
+export function adminRest(): RestClient {
+  return RestClient.forKubeconfig(cluster().kubeconfig, { metrics: createMetrics(new Registry(), { defaultMetrics: false }) });
 }
 
 export function bin(name: string): string {

@@ -49,7 +49,6 @@ export interface RestListerWatcherOptions {
 }
 
 export const DEFAULT_INACTIVITY_TIMEOUT_MS = 150_000;
-
 // client-go's reflector asks the server to end each watch after 5–10 minutes.
 const MIN_WATCH_TIMEOUT_S = 300;
 
