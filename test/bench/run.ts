@@ -35,6 +35,7 @@ import { clusterUp } from '../cluster/cluster.ts';
 import { auditEvents, auditOffset, autoscalerSettled, bin, cluster, installCrd, kubectl, repoRoot, WRITE_VERBS } from '../integration/harness.ts';
 import { OPERATOR_USER, startOperator, type OperatorProcess } from '../integration/operator.ts';
 import { quantile } from '../faults/support.ts';
+import { ALLOC_PROFILE_ENV, allocProfileFile, summarizeAllocations } from './alloc-profile.ts';
 import { IMAGE_NODE_OPTIONS } from './image.ts';
 import { cpuSeconds } from './proc.ts';
 import { renderSvg, renderTerminal, type Series } from './chart.ts';
@@ -51,6 +52,8 @@ const { values } = parseArgs({
     replicas: { type: 'string' },
     /** Write a V8 CPU profile of the operator, and a heap snapshot at the end of convergence, here. */
     profile: { type: 'string' },
+    /** Write an allocation profile of the operator here (test/bench/alloc-profile.ts) and print what allocated most. */
+    'alloc-profile': { type: 'string' },
     /** Where the JSON results and the SVG chart go. */
     out: { type: 'string', default: join(repoRoot, 'bench-results') },
     /** The operator's NODE_OPTIONS, instead of the image's (to compare V8 settings in one place). */
@@ -341,16 +344,22 @@ try {
   const profileDir = values.profile;
   // The heap snapshot's directory must exist: Node exits on SIGUSR2 when it cannot write there.
   if (profileDir) mkdirSync(profileDir, { recursive: true });
-  const start = () =>
+  const allocDir = values['alloc-profile'];
+  if (allocDir) mkdirSync(allocDir, { recursive: true });
+  // The allocation profile is of the first process only: the restart measures its sync time unprofiled.
+  const start = (profileAllocations = false) =>
     startOperator({
       name: 'bench',
       entry: join(operatorRoot, 'dist/main.js'),
-      nodeArgs: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, '--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${profileDir}`] : [],
+      nodeArgs: [
+        ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, '--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${profileDir}`] : []),
+        ...(allocDir && profileAllocations ? [`--import=${join(repoRoot, 'test/bench/alloc-profile.ts')}`] : []),
+      ],
       ...(cgroup ? { cgroup: cgroup.path } : {}),
       args: ['--leader-elect=false', `--concurrency=${C}`],
-      env: { MODELSHIP_LOG_LEVEL: 'info', NODE_OPTIONS },
+      env: { MODELSHIP_LOG_LEVEL: 'info', NODE_OPTIONS, ...(allocDir && profileAllocations ? { [ALLOC_PROFILE_ENV]: allocDir } : {}) },
     });
-  op = await start();
+  op = await start(true);
   const pid = op.child.pid;
   await sleep(2000);
   const idleRss = procStatus(pid, 'VmRSS');
@@ -407,6 +416,8 @@ try {
   const byKind = new Map(countBy(converge));
   const alive = op.child.exitCode === null && op.child.signalCode === null;
   await op.stop();
+  // What the operator allocated from its start to its stop (converging, settling, the steady state).
+  const allocations = allocDir && pid !== undefined ? summarizeAllocations(allocProfileFile(allocDir, pid)) : undefined;
 
   // 3. A restart with every model converged: how long until its caches are synced, and its writes.
   const restartMark = auditOffset();
@@ -445,6 +456,7 @@ try {
     restartWrites: restartWrites.length,
     restartPeakRssMiB: restartRss,
     reconcilesPerModel: reconciles / N,
+    ...(allocations ? { allocatedMiB: allocations.totalBytes / 1048576, allocatedKiBPerModel: allocations.totalBytes / 1024 / N, topAllocations: allocations.top } : {}),
     statusLagSeconds: { p50: quantile(lags, 0.5), p90: quantile(lags, 0.9), max: quantile(lags, 1) },
     reconcileP50ms: p50 === undefined ? null : p50 * 1000,
     reconcileP99ms: p99 === undefined ? null : p99 * 1000,
@@ -468,6 +480,10 @@ try {
   for (const [k, v] of countBy(steady)) say(`      ${k}: ${v}`);
   say(`  restart with ${N} converged: caches synced (ready) in ${fmt(syncedS)}, ${restartWrites.length} writes in the ${STEADY_S} s after, peak RSS ${restartRss.toFixed(0)} MiB`);
   say(`  reconciles, until the end of the steady state: ${reconciles} (${(reconciles / N).toFixed(2)} per ModelDeployment)`);
+  if (allocations) {
+    say(`  allocated, from start to stop (sampled):    ${(allocations.totalBytes / 1048576).toFixed(0)} MiB (${(allocations.totalBytes / 1024 / N).toFixed(0)} KiB per ModelDeployment); most, by where it was allocated:`);
+    for (const { where, bytes } of allocations.top) say(`      ${(bytes / 1048576).toFixed(1).padStart(6)} MiB  ${where}`);
+  }
   say(`  status lag, Deployment available → model Ready: p50 ${fmt(quantile(lags, 0.5))}, p90 ${fmt(quantile(lags, 0.9))}, max ${fmt(quantile(lags, 1))}`);
   say(`  reconcile time p50 / p99 (from histogram):  ${p50 === undefined ? '?' : `${(p50 * 1000).toFixed(1)} ms`} / ${p99 === undefined ? '?' : `${(p99 * 1000).toFixed(1)} ms`}`);
 
