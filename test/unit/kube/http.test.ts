@@ -1,10 +1,16 @@
-// The leader's write fence, checked again by the transport once the request has a connected socket:
-// a write whose fence fails then never reaches the server.
+// The transport: the leader's write fence, checked again once the request has a connected socket
+// (a write whose fence fails then never reaches the server); and the keep-alive pool over TLS.
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
+import https, { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { nodeSender } from '../../../operator/src/kube/http.ts';
+import type { TLSSocket } from 'node:tls';
+import { nodeSender, ServerAgent } from '../../../operator/src/kube/http.ts';
+import { clientCert, makePki } from '../../cluster/pki.ts';
 
 describe('nodeSender: beforeWrite', () => {
   let seen = 0;
@@ -38,5 +44,49 @@ describe('nodeSender: beforeWrite', () => {
     assert.equal(await ok.text(), '{}');
     assert.equal(checks, 2);
     assert.equal(seen, 1);
+  });
+});
+
+// The keep-alive pool over TLS with a client certificate, as the operator talks to the API server:
+// one pool per connection, named by the server, not by the TLS material of every request.
+describe('nodeSender over TLS: one keep-alive pool', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'modelship-tls-'));
+  makePki(dir);
+  const client = clientCert(dir, 'pool-test');
+  const read = (f: string) => readFileSync(join(dir, f));
+  let connections = 0;
+  const server = createHttpsServer({ ca: read('ca.crt'), cert: read('apiserver.crt'), key: read('apiserver.key'), requestCert: true, rejectUnauthorized: true }, (req, res) => {
+    req.resume();
+    req.on('end', () => res.end(JSON.stringify({ user: (req.socket as TLSSocket).getPeerCertificate().subject?.CN })));
+  });
+  server.on('secureConnection', () => connections++);
+  let url = '';
+  before(async () => {
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(() => {
+    server.closeAllConnections();
+    rmSync(dir, { recursive: true, force: true });
+    return new Promise<void>((r) => server.close(() => r()));
+  });
+
+  it('sends every request with the client certificate over the sockets it keeps, one per request in flight', async () => {
+    const sender = nodeSender({ server: url, tls: { ca: read('ca.crt'), cert: readFileSync(client.cert), key: readFileSync(client.key), rejectUnauthorized: true }, source: 'test' });
+    const get = async () => JSON.parse(await (await sender.send({ method: 'GET', url: new URL(`${url}/x`), headers: {} })).text()) as { user?: string };
+    for (let i = 0; i < 5; i++) assert.deepEqual(await get(), { user: 'pool-test' });
+    assert.equal(connections, 1, 'five requests one after another: one connection');
+    await Promise.all([get(), get(), get()]);
+    assert.ok(connections <= 3, `three at once: at most three connections (${connections})`);
+    const before = connections;
+    for (let i = 0; i < 5; i++) await get();
+    assert.equal(connections, before, 'and the kept sockets serve what comes next');
+  });
+
+  it('names the pool by the server, whatever the TLS options (Node builds the name from the CA, certificate and key texts)', () => {
+    const agent = new ServerAgent(url, { keepAlive: true });
+    assert.equal(agent.getName(), url);
+    assert.equal(new https.Agent().getName({ host: '127.0.0.1', port: 1, ca: read('ca.crt').toString() }).includes('BEGIN CERTIFICATE'), true, 'what ServerAgent avoids');
+    agent.destroy();
   });
 });
