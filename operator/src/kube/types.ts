@@ -122,7 +122,10 @@ export function freezeForCache<T>(value: T, pool: StringPool = cacheStrings): T 
     }
   } else {
     const o = value as Record<string, unknown>;
-    for (const k of Object.keys(o)) {
+    // for-in, not Object.keys(): no array per object (3 % of what the operator allocated under
+    // load). JSON objects inherit nothing enumerable; an own "__proto__" key is enumerated too.
+    for (const k in o) {
+      if (!Object.hasOwn(o, k)) continue;
       // An own "__proto__" (JSON.parse makes one) is left as it is: assigning it sets the prototype.
       if (k === '__proto__') {
         freezeForCache(o[k], pool);

@@ -45,6 +45,17 @@ describe('freezeForCache', () => {
     assert.equal(Object.getPrototypeOf(obj.data), Object.prototype);
     assert.deepEqual(Object.getOwnPropertyDescriptor(obj.data, '__proto__')?.value, 'evil');
     assert.equal(obj.data.ok, 'yes');
+    // An object under an own "__proto__" key is frozen like any other value.
+    const nested = JSON.parse('{"data":{"__proto__":{"inner":"v"}}}') as { data: Record<string, unknown> };
+    freezeForCache(nested, new StringPool());
+    assert.ok(Object.isFrozen(Object.getOwnPropertyDescriptor(nested.data, '__proto__')?.value));
+  });
+
+  it('freezes only own keys, and every one of them', () => {
+    const obj = Object.assign(Object.create({ inherited: { x: 1 } }) as Record<string, unknown>, { own: { y: 'z' }, list: [{ w: 'v' }] });
+    freezeForCache(obj, new StringPool());
+    assert.ok(Object.isFrozen(obj.own) && Object.isFrozen(obj.list) && Object.isFrozen((obj.list as object[])[0]));
+    assert.ok(!Object.isFrozen((Object.getPrototypeOf(obj) as { inherited: object }).inherited), 'an inherited value is not ours to freeze');
   });
 
   it('leaves an already frozen part as it is', () => {
