@@ -33,15 +33,29 @@ import {
   waitReady,
   type Scenario,
 } from './controller-suite.ts';
-import { auditEvents, auditOffset, bin, cluster, installCrd, kubectl, repoRoot, type AuditEvent } from './harness.ts';
+import { auditEvents, auditOffset, bin, cluster, eventually, installCrd, kubectl, repoRoot, type AuditEvent } from './harness.ts';
 import { startOperator, type OperatorProcess } from './operator.ts';
 import { kstatusNow } from './kstatus.ts';
 
 const CHART = join(repoRoot, 'charts/modelship');
 const RELEASE = 'modelship';
 const RELEASE_NS = `modelship-system-${randomBytes(3).toString('hex')}`;
-/** How long one scenario may take when it is expected to fail (they pass in 2 to 7 s; twice that, for a loaded machine). */
+/**
+ * How long one wait of a scenario may take when the scenario is expected to fail: twice what the
+ * whole scenario took when it passed as the same ServiceAccount with every rule, earlier in this
+ * file, and at least MIN_DEADLINE_MS; DEADLINE_MS when it has not run (the scenarios pass in 2 to
+ * 7 s; twice that, for a loaded machine).
+ */
 const DEADLINE_MS = 14_000;
+const MIN_DEADLINE_MS = 6_000;
+/** How long the refusal may take to reach the audit log once the scenario has failed. */
+const REFUSAL_WAIT_MS = 10_000;
+const passedIn = new Map<Scenario['run'], number>();
+
+function deadlineFor(scenario: Scenario): number {
+  const passed = passedIn.get(scenario.run);
+  return passed === undefined ? DEADLINE_MS : Math.round(Math.min(DEADLINE_MS, Math.max(MIN_DEADLINE_MS, 2 * passed)));
+}
 
 const workDir = mkdtempSync(join(tmpdir(), 'modelship-chart-rbac-'));
 
@@ -153,6 +167,7 @@ defineControllerSuite({
   kubeconfig: () => saKubeconfig,
   username: () => username,
   args: leaderArgs,
+  passedIn,
 });
 
 interface RoleObject extends Manifest {
@@ -222,21 +237,29 @@ describe('every rule is needed: without it, a named scenario fails', () => {
       t.after(() => op.stop('SIGTERM'));
 
       let failure = '';
-      await assert.rejects(scenario.run(scenarioContext(t, username, DEADLINE_MS)), (err: Error) => {
+      const deadline = deadlineFor(scenario);
+      await assert.rejects(scenario.run(scenarioContext(t, username, deadline)), (err: Error) => {
         failure = err.message.split('\n')[0] ?? '';
         return true;
       });
       // And it failed for this reason: the API server refused the operator on this rule's resource
       // (for the finalizers rule, OwnerReferencesPermissionEnforcement refused children that carry
       // blockOwnerDeletion, in the words of that admission plugin).
-      const events = auditEvents(mark).filter((e) => e.user.username === username);
-      const refused = rule.resources.includes('modeldeployments/finalizers')
-        ? events.filter((e) => e.responseStatus?.code === 403 && /cannot set blockOwnerDeletion/.test(e.responseStatus.message ?? ''))
-        : events.filter((e) => forbiddenByRbac(e) && rule.resources.includes(auditResource(e)) && rule.apiGroups.includes(e.objectRef?.apiGroup ?? ''));
-      assert.ok(refused.length > 0, `the API server refused nothing on ${rule.resources.join(', ')}; the scenario failed with: ${failure}`);
+      const refusedSoFar = (): AuditEvent[] => {
+        const events = auditEvents(mark).filter((e) => e.user.username === username);
+        return rule.resources.includes('modeldeployments/finalizers')
+          ? events.filter((e) => e.responseStatus?.code === 403 && /cannot set blockOwnerDeletion/.test(e.responseStatus.message ?? ''))
+          : events.filter((e) => forbiddenByRbac(e) && rule.resources.includes(auditResource(e)) && rule.apiGroups.includes(e.objectRef?.apiGroup ?? ''));
+      };
+      const refused = await eventually(`the API server to refuse the operator on ${rule.resources.join(', ')} (the scenario failed with: ${failure})`, () => {
+        const r = refusedSoFar();
+        return r.length > 0 && r;
+      }, REFUSAL_WAIT_MS);
       const verbs = [...new Set(refused.map((e) => `${e.verb} ${auditResource(e)}`))].sort().join(', ');
-      proven.push(`${kind} [${grants}] removed → "${scenario.name}" failed (${failure.slice(0, 100)}); refused: ${verbs}`);
-      t.diagnostic(`refused: ${verbs}; scenario failed with: ${failure}`);
+      const passed = passedIn.get(scenario.run);
+      const withRule = passed === undefined ? '' : `, passed in ${(passed / 1000).toFixed(1)} s with it`;
+      proven.push(`${kind} [${grants}] removed → "${scenario.name}" failed, ${deadline / 1000} s per wait${withRule} (${failure.slice(0, 100)}); refused: ${verbs}`);
+      t.diagnostic(`refused: ${verbs}; scenario failed within ${deadline / 1000} s per wait with: ${failure}`);
     });
   }
 });
