@@ -1,12 +1,13 @@
-// The operator's watch on the real API server: for every built-in kind the operator caches, an
-// event decodes to exactly the object the server serves, less its managedFields, which the watch
-// cuts out of the text before decoding (operator/src/kube/watch.ts, withoutManagedFields). This is
-// the proof that the server encodes those kinds as the cut expects.
+// The operator's watch and list on the real API server: for every built-in kind the operator
+// caches, an event and a list item decode to exactly the object the server serves, less its
+// managedFields, which they cut out of the text before decoding (operator/src/kube/decode.ts,
+// withoutManagedFields). This is the proof that the server encodes those kinds as the cut expects.
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { HttpKubeClient } from '../../operator/src/kube/client.ts';
 import type { KubeObject } from '../../operator/src/kube/types.ts';
-import { isBuiltIn, restListerWatcher } from '../../operator/src/kube/watch.ts';
+import { isBuiltIn } from '../../operator/src/kube/decode.ts';
+import { restListerWatcher } from '../../operator/src/kube/watch.ts';
 import { adminRest, eventually, installCrd, kubectl, useNamespace } from './harness.ts';
 
 const LABELS = { 'app.kubernetes.io/managed-by': 'modelship', 'app.kubernetes.io/instance': 'decode' };
@@ -48,7 +49,7 @@ describe("the operator's watch on a real API server", () => {
     assert.throws(() => kubectl(['apply', '--dry-run=server', '-f', '-'], { input: JSON.stringify(crd) }), /spec\.group: Invalid value: "nodot": should be a domain with at least one dot/);
   });
 
-  it('decodes each built-in kind it caches as the server serves it, without managedFields', async (t) => {
+  it('decodes each built-in kind it caches, watched and listed, as the server serves it, without managedFields', async (t) => {
     const ns = useNamespace(t, 'decode');
     kubectl(['apply', '--server-side', '--field-manager=modelship', '-n', ns, '-f', '-'], { input: children().map((c) => JSON.stringify(c)).join('\n') });
     const rest = adminRest();
@@ -75,22 +76,26 @@ describe("the operator's watch on a real API server", () => {
           if (names.every((n) => watched.has(n))) stop.abort();
         }, stop.signal);
         clearTimeout(timer);
-        const pairs: Array<{ got: KubeObject; seen: KubeObject }> = [];
-        for (const name of names) {
+        const pairs: Array<{ got: KubeObject; seen: KubeObject; listedAs: KubeObject }> = [];
+        for (const [i, name] of names.entries()) {
           const got = await client.get<KubeObject>({ apiVersion, kind, namespace: ns, name });
           const seen = watched.get(name);
-          if (!got || !seen || got.metadata?.resourceVersion !== seen.metadata?.resourceVersion) return false;
-          pairs.push({ got, seen });
+          const listedAs = listed.items[i];
+          const version = got?.metadata?.resourceVersion;
+          if (!got || !seen || !listedAs || seen.metadata?.resourceVersion !== version || listedAs.metadata?.resourceVersion !== version) return false;
+          pairs.push({ got, seen, listedAs });
         }
         return pairs.length > 0 && pairs;
       }, 60_000, 500);
       assert.equal(compared.length, kind === 'Pod' ? 2 : 1, kind);
-      for (const { got, seen } of compared) {
+      for (const { got, seen, listedAs } of compared) {
         const name = got.metadata?.name;
         assert.ok((got.metadata?.managedFields?.length ?? 0) > 0, `${kind} ${name} is served with managedFields, or this proves nothing`);
         assert.equal('managedFields' in (seen.metadata ?? {}), false, `${kind} ${name}: the watch decoded its managedFields`);
         const { managedFields: _mf, ...metadata } = got.metadata ?? {};
-        assert.deepEqual(seen, { ...got, metadata }, `${kind} ${name}`);
+        assert.deepEqual(seen, { ...got, metadata }, `${kind} ${name}, watched`);
+        assert.equal('managedFields' in (listedAs.metadata ?? {}), false, `${kind} ${name}: the list decoded its managedFields`);
+        assert.deepEqual(listedAs, { ...got, metadata }, `${kind} ${name}, listed`);
       }
     }
   });

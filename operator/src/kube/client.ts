@@ -50,6 +50,8 @@ export interface ListOptions {
 export interface ListAllOptions<T> extends ListOptions {
   /** Applied to each item as its page arrives: what is kept of it (a cache's transform). */
   keep?: (item: T) => T;
+  /** Decode items without metadata.managedFields (built-in kinds only: see decode.ts). */
+  withoutManagedFields?: boolean;
 }
 
 /** Accept headers that ask the API server for metadata only (meta.k8s.io/v1 PartialObjectMetadata). */
@@ -200,7 +202,7 @@ export async function listAll<T extends KubeObject>(rest: RestClient, apiVersion
       signal: options.signal,
       ...(options.metadataOnly ? { accept: METADATA_LIST_ACCEPT } : {}),
     });
-    const scanner = new ListScanner<T>(take);
+    const scanner = new ListScanner<T>(take, options.withoutManagedFields === true);
     try {
       for await (const chunk of response.chunks()) scanner.push(chunk);
     } catch (err) {

@@ -5,6 +5,7 @@
 // parsed at the end. JSON's structural characters are ASCII and never occur inside a multi-byte
 // UTF-8 sequence, so a byte scan that follows strings and escapes finds the items' bounds.
 import { ChunkedText } from './chunks.ts';
+import { decode } from './decode.ts';
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
@@ -27,24 +28,43 @@ export class ListScanner<T> {
   private readonly item = new ChunkedText();
   private readonly rest: Buffer[] = [];
   private readonly onItem: (item: T) => void;
+  private readonly cut: boolean;
 
-  constructor(onItem: (item: T) => void) {
+  /** `cut`: decode each item without its metadata.managedFields (a built-in kind's list: decode.ts). */
+  constructor(onItem: (item: T) => void, cut = false) {
     this.onItem = onItem;
+    this.cut = cut;
   }
 
   /** Reads the next bytes of the answer. */
   push(chunk: Buffer): void {
-    // The scan state in locals (written back below): this loop runs over every byte of a list.
+    // The scan state in locals (written back below): this loop runs over every structural byte of
+    // a list, and jumps over the text of strings (four fifths of a list's bytes).
     let { depth, inString, escaped, inItems } = this;
     let restFrom = inItems ? -1 : 0;
     const n = chunk.length;
     for (let i = 0; i < n; i++) {
-      const b = chunk[i] as number;
       if (inString) {
-        if (escaped) escaped = false;
-        else if (b === BACKSLASH) escaped = true;
-        else if (b === QUOTE) inString = false;
-      } else if (b === QUOTE) {
+        // The rest of the string in a tight loop: a backslash escapes the byte after it, which
+        // may be in the next chunk.
+        if (escaped) {
+          escaped = false;
+          i++;
+        }
+        while (i < n) {
+          const c = chunk[i] as number;
+          if (c === QUOTE) break;
+          i += c === BACKSLASH ? 2 : 1;
+        }
+        if (i >= n) {
+          escaped = i > n;
+          break;
+        }
+        inString = false;
+        continue;
+      }
+      const b = chunk[i] as number;
+      if (b === QUOTE) {
         inString = true;
       } else if (b === OPEN_OBJECT || b === OPEN_ARRAY) {
         depth++;
@@ -59,7 +79,7 @@ export class ListScanner<T> {
       } else if (b === CLOSE_OBJECT || b === CLOSE_ARRAY) {
         depth--;
         if (inItems && depth === 2 && b === CLOSE_OBJECT) {
-          this.onItem(JSON.parse(this.item.take(chunk, this.itemStart, i + 1)) as T);
+          this.onItem(decode<T>(this.item.take(chunk, this.itemStart, i + 1), this.cut));
           this.itemStart = -1;
         } else if (inItems && depth === 1) {
           inItems = false;

@@ -1,5 +1,6 @@
 // LIST and WATCH for one collection, as a ListerWatcher: the informer's only view of the server.
 import { ChunkedText } from './chunks.ts';
+import { decode, isBuiltIn } from './decode.ts';
 import { KubeApiError } from './errors.ts';
 import { listAll, METADATA_ACCEPT } from './client.ts';
 import { resourcePath } from './resources.ts';
@@ -52,42 +53,6 @@ export const DEFAULT_INACTIVITY_TIMEOUT_MS = 150_000;
 // client-go's reflector asks the server to end each watch after 5–10 minutes.
 const MIN_WATCH_TIMEOUT_S = 300;
 
-/**
- * A watch event's text without its object's metadata.managedFields, which no cache keeps: about
- * half of each Deployment, ReplicaSet and Pod event, so not decoding it halves JSON.parse's work
- * on them (and the garbage it leaves).
- *
- * Only for built-in kinds, which the API server encodes in the field order of their Go types:
- * managedFields is the last field of metadata, and spec follows metadata. The array therefore runs
- * from `,"managedFields":[` to the first `]},"spec":{` after it: a quote inside a JSON string is
- * always escaped, and the entries' own keys (manager, operation, time, fieldsV1 with its "f:",
- * "k:", "v:" and "i:" keys) are never "spec". Custom resources are encoded with sorted keys, where
- * this does not hold: their events are decoded whole.
- */
-export function withoutManagedFields(line: string): string {
-  const from = line.indexOf(',"managedFields":[');
-  if (from === -1) return line;
-  const to = line.indexOf(']},"spec":{', from);
-  return to === -1 ? line : line.slice(0, from) + line.slice(to + 1);
-}
-
-/** A built-in kind's API group has no dot; a custom resource's must have one. */
-export function isBuiltIn(apiVersion: string): boolean {
-  const slash = apiVersion.indexOf('/');
-  return slash === -1 || !apiVersion.slice(0, slash).includes('.');
-}
-
-function decode(line: string, cut: boolean): { type: string; object: unknown } {
-  if (cut) {
-    try {
-      return JSON.parse(withoutManagedFields(line)) as { type: string; object: unknown };
-    } catch {
-      // Not the shape the cut expects: the whole line says why, or decodes.
-    }
-  }
-  return JSON.parse(line) as { type: string; object: unknown };
-}
-
 export function restListerWatcher<T extends KubeObject>(rest: RestClient, options: RestListerWatcherOptions): ListerWatcher<T> {
   const inactivityMs = options.inactivityTimeoutMs ?? DEFAULT_INACTIVITY_TIMEOUT_MS;
   const random = options.random ?? Math.random;
@@ -95,7 +60,7 @@ export function restListerWatcher<T extends KubeObject>(rest: RestClient, option
   const cut = !options.metadataOnly && isBuiltIn(options.apiVersion);
   const withTypeMeta = (obj: T): T => (obj.apiVersion && obj.kind ? obj : { ...obj, apiVersion: options.apiVersion, kind: options.kind });
   return {
-    list: (signal, keep) => listAll<T>(rest, options.apiVersion, options.kind, { namespace: options.namespace, labelSelector: options.labelSelector, fieldSelector: options.fieldSelector, signal, ...(options.metadataOnly ? { metadataOnly: true } : {}), keep }),
+    list: (signal, keep) => listAll<T>(rest, options.apiVersion, options.kind, { namespace: options.namespace, labelSelector: options.labelSelector, fieldSelector: options.fieldSelector, signal, ...(options.metadataOnly ? { metadataOnly: true } : {}), withoutManagedFields: cut, keep }),
     async watch(resourceVersion, onEvent, signal) {
       const local = new AbortController();
       const onAbort = (): void => local.abort();
@@ -141,7 +106,7 @@ export function restListerWatcher<T extends KubeObject>(rest: RestClient, option
         // joined from its pieces once, so no growing string is built across chunks.
         const handle = (line: string): WatchEnd | undefined => {
           if (line.trim() === '') return undefined;
-          const event = decode(line, cut);
+          const event = decode<{ type: string; object: unknown }>(line, cut);
           if (event.type === 'ERROR') {
             const status = event.object as StatusBody;
             response.cancel();

@@ -1,7 +1,9 @@
 // ListScanner against JSON.parse: the same items and the same list metadata, however the answer
-// is cut into chunks (every single cut, and byte by byte), with strings that look like structure.
+// is cut into chunks (every single cut, byte by byte, and random lists cut at random), with strings
+// that look like structure and runs of backslashes before quotes.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { ListScanner } from '../../../operator/src/kube/list-stream.ts';
 
 /** Scans `text` cut at the given byte offsets; returns what JSON.parse would, items rebuilt. */
@@ -73,5 +75,27 @@ describe('ListScanner', () => {
     const text = JSON.stringify(tricky);
     assert.throws(() => scan(text.slice(0, text.length - 10), []), SyntaxError);
     assert.throws(() => scan('{"items":[{"a":}]}', []), SyntaxError);
+  });
+
+  it('gives what JSON.parse gives for random lists of strings full of quotes, backslashes and braces, cut anywhere', () => {
+    // Strings drawn from the characters the scan must tell apart, so runs of backslashes before a
+    // quote (escaped or not) and chunk ends inside an escape come often.
+    const text = fc.string({ unit: fc.constantFrom('"', '\\', '\\', 'a', '{', '}', '[', ']', ',', ':', 'é', '🚀', '\n'), maxLength: 12 });
+    const { value } = fc.letrec((tie) => ({
+      value: fc.oneof({ depthSize: 'small' }, text, fc.integer(), fc.boolean(), fc.constant(null), fc.array(tie('value'), { maxLength: 4 }), fc.dictionary(text, tie('value'), { maxKeys: 4 })),
+    }));
+    const list = fc.record({ kind: text, metadata: fc.dictionary(text, value, { maxKeys: 3 }), items: fc.array(fc.dictionary(text, value, { maxKeys: 4 }), { maxLength: 5 }) });
+    fc.assert(
+      fc.property(list, fc.array(fc.nat(), { maxLength: 8 }), (l, at) => {
+        const json = JSON.stringify(l);
+        const bytes = Buffer.byteLength(json);
+        const cuts = [...new Set(at.map((c) => c % (bytes + 1)))].sort((x, y) => x - y);
+        const parsed = JSON.parse(json) as typeof l;
+        const { items, rest } = scan(json, cuts);
+        assert.deepEqual(items, parsed.items);
+        assert.deepEqual(rest, { ...parsed, items: [] });
+      }),
+      { numRuns: 3000 },
+    );
   });
 });

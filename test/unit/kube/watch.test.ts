@@ -1,11 +1,12 @@
-// The watch decodes a built-in kind's events without their managedFields, cut out of the text in
-// the order the API server encodes Go types (test/integration/watch.test.ts checks that order on
-// the real server); custom resources, encoded with sorted keys, are decoded whole.
+// The watch and the list decode a built-in kind's objects without their managedFields, cut out of
+// the text in the order the API server encodes Go types (test/integration/decode.test.ts checks
+// that order on the real server); custom resources, encoded with sorted keys, are decoded whole.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
 import { RestClient, type HttpResponse } from '../../../operator/src/kube/rest.ts';
-import { isBuiltIn, restListerWatcher, withoutManagedFields, type WatchEvent } from '../../../operator/src/kube/watch.ts';
+import { isBuiltIn, withoutManagedFields } from '../../../operator/src/kube/decode.ts';
+import { restListerWatcher, type WatchEvent } from '../../../operator/src/kube/watch.ts';
 import type { KubeObject } from '../../../operator/src/kube/types.ts';
 import { createMetrics } from '../../../operator/src/observability/metrics.ts';
 
@@ -45,9 +46,8 @@ const custom = {
   spec: { podTemplate: { metadata: { finalizers: ['a'] }, spec: { containers: [] } } },
 };
 
-function watchOf<T extends KubeObject>(apiVersion: string, kind: string, lines: string[], opts: { metadataOnly?: boolean; chunk?: number } = {}): Promise<Array<WatchEvent<T>>> {
-  const text = lines.join('\n') + '\n';
-  const size = opts.chunk ?? 97;
+/** A ListerWatcher whose every request is answered with `text`, in chunks of `size` bytes. */
+function answering<T extends KubeObject>(apiVersion: string, kind: string, text: string, size: number, metadataOnly = false) {
   const response: HttpResponse = {
     status: 200,
     text: async () => text,
@@ -58,7 +58,11 @@ function watchOf<T extends KubeObject>(apiVersion: string, kind: string, lines: 
     cancel() {},
   };
   const rest = new RestClient({ server: 'https://k8s.test:6443', sender: { send: async () => response } }, { metrics: createMetrics(new Registry(), { defaultMetrics: false }) });
-  const lw = restListerWatcher<T>(rest, { apiVersion, kind, ...(opts.metadataOnly ? { metadataOnly: true } : {}) });
+  return restListerWatcher<T>(rest, { apiVersion, kind, ...(metadataOnly ? { metadataOnly: true } : {}) });
+}
+
+function watchOf<T extends KubeObject>(apiVersion: string, kind: string, lines: string[], opts: { metadataOnly?: boolean; chunk?: number } = {}): Promise<Array<WatchEvent<T>>> {
+  const lw = answering<T>(apiVersion, kind, lines.join('\n') + '\n', opts.chunk ?? 97, opts.metadataOnly);
   const events: Array<WatchEvent<T>> = [];
   return lw.watch('1', (e) => events.push(e), new AbortController().signal).then((end) => {
     assert.deepEqual(end, { kind: 'closed' });
@@ -111,5 +115,29 @@ describe('restListerWatcher decodes events', () => {
     assert.throws(() => JSON.parse(withoutManagedFields(line('ADDED', odd))) as unknown, SyntaxError);
     const events = await watchOf('apps/v1', 'Deployment', [line('ADDED', odd)]);
     assert.deepEqual(events, [{ type: 'ADDED', object: odd }]);
+  });
+});
+
+describe('restListerWatcher lists', () => {
+  const listOf = async <T extends KubeObject>(apiVersion: string, kind: string, items: object[], chunk: number): Promise<T[]> => {
+    // List items of built-in kinds come without apiVersion and kind, as the API server sends them.
+    const text = JSON.stringify({ kind: `${kind}List`, apiVersion, metadata: { resourceVersion: '30' }, items });
+    const list = await answering<T>(apiVersion, kind, text, chunk).list(new AbortController().signal, (o) => o);
+    assert.equal(list.resourceVersion, '30');
+    return list.items;
+  };
+
+  it('a built-in kind without its items\' managedFields, at every chunk size', async () => {
+    const { kind: _k, apiVersion: _a, ...item } = deployment;
+    const scaled = { ...item, status: { replicas: 3, conditions: [] } };
+    for (const chunk of [1, 7, 61, 4096]) {
+      assert.deepEqual(await listOf('apps/v1', 'Deployment', [item, scaled], chunk), [withoutMf(deployment), withoutMf({ ...deployment, status: scaled.status })], `chunks of ${chunk}`);
+    }
+  });
+
+  it('a custom resource whole, and a built-in item in an unexpected shape whole', async () => {
+    assert.deepEqual(await listOf('serving.modelship.dev/v1alpha1', 'ModelDeployment', [custom], 53), [custom]);
+    const odd = { metadata: { name: 'x', managedFields: [{ manager: 'm' }] }, status: { a: { b: [1] }, spec: { c: 1 } } };
+    assert.deepEqual(await listOf('apps/v1', 'Deployment', [odd], 53), [{ ...odd, apiVersion: 'apps/v1', kind: 'Deployment' }]);
   });
 });
