@@ -1,6 +1,6 @@
-// `npm test`: the typecheck, then every unit and integration test in one run of node's test
-// runner. The integration tests share one real control plane (test/cluster), started by the
-// global setup and stopped by its teardown.
+// `npm test`: the typecheck, then the unit tests (node's test runner, two files at a time), then
+// the integration and fault tests one file at a time on one real control plane (test/cluster),
+// started by the runner's global setup and stopped by its teardown.
 //
 //   node test/run.ts                 everything
 //   node test/run.ts --unit          unit tests only (no cluster)
@@ -43,18 +43,24 @@ else patterns = [unit, integration, faults];
 // The soak runs scenario 1 at the issue's size.
 if (soak) process.env.MODELSHIP_FAULTS_MODELS ??= '300';
 
-const needsCluster = patterns.some((p) => p.includes('integration') || p.includes('faults'));
-// One file at a time: the integration files share one cluster, and each runs operators that
-// watch every namespace.
+const onCluster = (f: string): boolean => f.includes('integration') || f.includes('faults');
 // The soak's test is longer than any other (10 minutes of churn, then convergence).
-const testArgs = ['--test', '--test-reporter=spec', `--test-timeout=${soak ? 3_600_000 : 600_000}`, '--test-concurrency=1'];
-if (needsCluster) testArgs.push(`--test-global-setup=${join(root, 'test/integration/global-setup.ts')}`);
+const baseArgs = ['--test', '--test-reporter=spec', `--test-timeout=${soak ? 3_600_000 : 600_000}`];
+// Files without the cluster first, two at a time (they share nothing).
+const unitArgs = [...baseArgs, '--test-concurrency=2'];
+// Then one file at a time on the cluster: the integration files share one cluster, and each runs
+// operators that watch every namespace.
+const clusterArgs = [...baseArgs, '--test-concurrency=1', `--test-global-setup=${join(root, 'test/integration/global-setup.ts')}`];
 // The scenario that kills the shared kube-apiserver and etcd runs last, on its own (the runner
 // orders the files it is given by path), so that no other file depends on how the control plane
 // came back.
 const KILLS_CONTROL_PLANE = 'test/faults/restarts.test.ts';
 const chosen = [...new Set(patterns.flatMap((p) => (p.includes('*') ? globSync(p, { cwd: root }) : [p])))];
-const rest = chosen.filter((f) => f !== KILLS_CONTROL_PLANE);
-const first = rest.length > 0 ? run(process.execPath, [...testArgs, ...rest]) : 0;
-const last = rest.length < chosen.length ? run(process.execPath, [...testArgs, KILLS_CONTROL_PLANE]) : 0;
-process.exit(first !== 0 ? first : last);
+const alone = chosen.filter((f) => !onCluster(f));
+const shared = chosen.filter((f) => onCluster(f) && f !== KILLS_CONTROL_PLANE);
+const codes = [
+  alone.length > 0 ? run(process.execPath, [...unitArgs, ...alone]) : 0,
+  shared.length > 0 ? run(process.execPath, [...clusterArgs, ...shared]) : 0,
+  chosen.includes(KILLS_CONTROL_PLANE) ? run(process.execPath, [...clusterArgs, KILLS_CONTROL_PLANE]) : 0,
+];
+process.exit(codes.find((c) => c !== 0) ?? 0);
