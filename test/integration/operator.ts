@@ -131,7 +131,7 @@ export async function startOperator(opts: OperatorOptions = {}): Promise<Operato
         child.kill('SIGKILL');
         throw new Error(`${name} was not ready within 60 s:\n${lines.slice(-20).join('\n')}`);
       }
-      await sleep(200);
+      await sleep(50);
     }
   }
   return op;
