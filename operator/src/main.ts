@@ -21,6 +21,14 @@ async function run(config: Config, log: Logger): Promise<number> {
     writeFence: () => {
       if (elector && !elector.holdsLease()) throw new NotLeaderError();
     },
+    onLateWrite: ({ method, uri, sinceCheckMs }) => {
+      metrics.leaderLateWrites.inc();
+      log.error('A write left after the leader lease had lapsed: the process paused between its lease check and the send (SIGSTOP, a long GC pause, a suspended VM), so a standby may have taken over meanwhile; it reconciles what the write changed', {
+        method,
+        uri,
+        pausedMs: Math.round(sinceCheckMs),
+      });
+    },
   });
   const client = new HttpKubeClient(rest);
   const events = new EventRecorder({ client, logger: log });

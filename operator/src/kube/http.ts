@@ -18,6 +18,12 @@ export interface HttpRequest {
    * abandons the request unsent, with that error (the leader's write fence).
    */
   beforeWrite?: () => void;
+  /**
+   * Called right after the request's bytes were handed to the socket (the write to the kernel is
+   * synchronous in `end()`), with the milliseconds since beforeWrite was called: a pause of the
+   * process between the check and the send (SIGSTOP, a long GC pause, a suspended VM) shows here.
+   */
+  afterWrite?: (sinceCheckMs: number) => void;
 }
 
 export interface HttpResponse {
@@ -103,12 +109,14 @@ export function nodeSender(conn: Connection): HttpSender {
         const fence = req.beforeWrite;
         if (!fence) return void r.end(req.body);
         const write = (): void => {
+          const checkedAt = performance.now();
           try {
             fence();
           } catch (err) {
             return void r.destroy(err as Error);
           }
           r.end(req.body);
+          req.afterWrite?.(performance.now() - checkedAt);
         };
         // Nothing is written before the socket is connected (for TLS: its handshake done); a
         // kept-alive socket is, at once.

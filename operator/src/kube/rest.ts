@@ -32,6 +32,21 @@ export interface RestClientOptions {
    * no write leaves a replica that no longer holds the lease (see LeaderElector.holdsLease).
    */
   writeFence?: () => void;
+  /**
+   * Called when the fence, run again right after a write's bytes were handed to the socket, refuses:
+   * the process paused between the check and the send, long enough for the fence to close, and the
+   * write left anyway. No check inside the process can recall bytes it was about to send when it
+   * froze; this says that it happened, and which write.
+   */
+  onLateWrite?: (write: LateWrite) => void;
+}
+
+export interface LateWrite {
+  method: Method;
+  /** Path and query, as the API server's audit log records requestURI. */
+  uri: string;
+  /** From the fence's check to the bytes leaving. */
+  sinceCheckMs: number;
 }
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
@@ -113,12 +128,21 @@ export class RestClient {
     };
     // The fence is checked here, and again by the sender once the request has a connected socket,
     // right before its bytes leave: a process frozen in between (SIGSTOP, a long pause) while a new
-    // TLS connection was being set up would otherwise send the write when it wakes.
+    // TLS connection was being set up would otherwise send the write when it wakes. It is run a
+    // third time right after the bytes left, to report a write that a pause between that last
+    // check and the send let out after the fence closed (onLateWrite).
     const fence = method !== 'GET' ? this.options.writeFence : undefined;
     let response: HttpResponse;
     try {
       fence?.();
-      response = await this.target.sender.send({ method, url, headers, ...(body !== undefined ? { body } : {}), signal: ac.signal, ...(fence ? { beforeWrite: fence } : {}) });
+      response = await this.target.sender.send({
+        method,
+        url,
+        headers,
+        ...(body !== undefined ? { body } : {}),
+        signal: ac.signal,
+        ...(fence ? { beforeWrite: fence, afterWrite: (sinceCheckMs: number) => this.fencedAgain(fence, method, url, sinceCheckMs) } : {}),
+      });
     } catch (err) {
       release();
       this.m.restClientRequests.inc({ code: '<error>', method, host: url.host });
@@ -140,6 +164,15 @@ export class RestClient {
         response.cancel();
       },
     };
+  }
+
+  /** The fence once more, after the write left: if it refuses now, the write left after it closed. */
+  private fencedAgain(fence: () => void, method: Method, url: URL, sinceCheckMs: number): void {
+    try {
+      fence();
+    } catch {
+      this.options.onLateWrite?.({ method, uri: url.pathname + url.search, sinceCheckMs });
+    }
   }
 
   /** Sends a request and leaves its body to read; a status of 400 or more throws KubeApiError. */

@@ -25,6 +25,7 @@ export interface Metrics {
   activeWorkers: Gauge<'controller'>;
   restClientRequests: Counter<'code' | 'method' | 'host'>;
   leaderElectionMasterStatus: Gauge<'name'>;
+  leaderLateWrites: Counter;
   /** Watch streams open now, by kind (ours: client-go has none; a soak counts leaks with it). */
   watchesOpen: Gauge<'kind'>;
   /** Watches that ended, by kind and why (closed, gone, silent, error, stopped). */
@@ -123,6 +124,11 @@ export function createMetrics(registry: Registry, options: { defaultMetrics?: bo
       name: 'leader_election_master_status',
       help: 'Gauge of if the reporting system is master of the relevant lease, 0 indicates backup, 1 indicates master. \'name\' is the string used to identify the lease.',
       labelNames: ['name'],
+      registers,
+    }),
+    leaderLateWrites: new Counter({
+      name: 'modelship_leader_late_writes_total',
+      help: 'Writes whose bytes left after the leader lease had lapsed: the process paused between the write fence and the send. Stays 0 unless the process is frozen or paused for seconds.',
       registers,
     }),
     watchesOpen: new Gauge({

@@ -1,5 +1,6 @@
 // The transport: the leader's write fence, checked again once the request has a connected socket
-// (a write whose fence fails then never reaches the server); and the keep-alive pool over TLS.
+// (a write whose fence fails then never reaches the server), and once more right after the bytes
+// left (a pause between the check and the send is reported); and the keep-alive pool over TLS.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -10,6 +11,14 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { TLSSocket } from 'node:tls';
 import { nodeSender, ServerAgent } from '../../../operator/src/kube/http.ts';
+import { RestClient, type LateWrite } from '../../../operator/src/kube/rest.ts';
+import { createMetrics } from '../../../operator/src/observability/metrics.ts';
+import { Registry } from 'prom-client';
+
+/** Blocks the whole thread, as SIGSTOP or a long GC pause would. */
+function pause(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
 import { clientCert, makePki } from '../../cluster/pki.ts';
 
 describe('nodeSender: beforeWrite', () => {
@@ -44,6 +53,61 @@ describe('nodeSender: beforeWrite', () => {
     assert.equal(await ok.text(), '{}');
     assert.equal(checks, 2);
     assert.equal(seen, 1);
+  });
+
+  it('calls afterWrite once the bytes are out, with the time since the check began', async () => {
+    const sender = nodeSender({ server: url, tls: { rejectUnauthorized: true }, source: 'test' });
+    const before = seen;
+    const after: number[] = [];
+    // A pause inside the check stands for one between the check and the send.
+    const res = await sender.send({ method: 'PATCH', url: new URL(url), headers: {}, body: '{}', beforeWrite: () => pause(40), afterWrite: (ms) => after.push(ms) });
+    await res.text();
+    assert.equal(seen, before + 1);
+    assert.equal(after.length, 1, 'called once');
+    assert.ok((after[0] as number) >= 40, `the pause shows: ${after[0]} ms`);
+  });
+
+  it('RestClient reports a write whose fence closed while it was being sent, and only that one', async () => {
+    const metrics = createMetrics(new Registry(), { defaultMetrics: false });
+    const late: LateWrite[] = [];
+    let lapsed = false;
+    let pauseAt = 0;
+    let checks = 0;
+    const rest = new RestClient(
+      { server: url.replace(/\/x$/, ''), sender: nodeSender({ server: url, tls: { rejectUnauthorized: true }, source: 'test' }) },
+      {
+        metrics,
+        writeFence: () => {
+          checks++;
+          if (lapsed) throw Object.assign(new Error('not the leader any more'), { name: 'NotLeaderError' });
+          if (checks === pauseAt) {
+            // The check passed; then the process stops until its lease has lapsed.
+            pause(30);
+            lapsed = true;
+          }
+        },
+        onLateWrite: (w) => late.push(w),
+      },
+    );
+    const before = seen;
+    await rest.request('PATCH', '/x', { query: { fieldManager: 'modelship', force: true }, body: {}, contentType: 'application/apply-patch+yaml' });
+    assert.equal(late.length, 0, 'a write sent while the fence held is not reported');
+    assert.equal(checks, 3, 'checked before the request, on the connected socket, and after the bytes left');
+
+    checks = 0;
+    pauseAt = 2; // the transport's check, right before the bytes leave
+    await rest.request('PATCH', '/x', { query: { fieldManager: 'modelship', force: true }, body: {}, contentType: 'application/apply-patch+yaml' });
+    assert.equal(seen, before + 2, 'the write left: no check can recall it');
+    assert.equal(late.length, 1);
+    assert.equal(late[0]?.method, 'PATCH');
+    assert.equal(late[0]?.uri, '/x?fieldManager=modelship&force=true', "the audit log's requestURI");
+    assert.ok((late[0]?.sinceCheckMs ?? 0) >= 30, `the pause shows: ${late[0]?.sinceCheckMs} ms`);
+
+    await assert.rejects(rest.request('PATCH', '/x', { body: {} }), /not the leader any more/);
+    assert.equal(seen, before + 2, 'refused before it left');
+    assert.equal(late.length, 1, 'a refused write is not a late one');
+    await rest.request('GET', '/x');
+    assert.equal(late.length, 1, 'reads are not fenced');
   });
 });
 
