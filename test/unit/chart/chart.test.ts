@@ -162,16 +162,17 @@ function groupingLabelsIn(expr: string): string[] {
 }
 
 describe('alerts and dashboard', () => {
-  it('the PrometheusRule has the reconcile-error, stalled-queue and no-leader alerts', () => {
+  it('the PrometheusRule has the reconcile-error, stalled-queue, no-leader and late-write alerts', () => {
     const text = readChartFile('templates/prometheusrule.yaml');
-    for (const alert of ['ModelshipReconcileErrors', 'ModelshipWorkQueueStalled', 'ModelshipReconcileStuck', 'ModelshipNoLeader']) {
+    for (const alert of ['ModelshipReconcileErrors', 'ModelshipWorkQueueStalled', 'ModelshipReconcileStuck', 'ModelshipNoLeader', 'ModelshipLeaderLateWrites']) {
       assert.match(text, new RegExp(`- alert: ${alert}\\n`));
     }
     const exprs = prometheusRuleExprs();
-    assert.equal(exprs.length, 4);
+    assert.equal(exprs.length, 5);
     assert.match(exprs[0] ?? '', /rate\(controller_runtime_reconcile_errors_total\{\}\[5m\]\)\) > 0/);
     assert.match(exprs[1] ?? '', /workqueue_depth\{\}\) > 0/);
     assert.match(exprs[3] ?? '', /max\(leader_election_master_status\{\}\) == 0/);
+    assert.match(exprs[4] ?? '', /increase\(modelship_leader_late_writes_total\{\}\[15m\]\)\) > 0/);
   });
 
   it('uses only metrics the operator exports, grouped only by labels they carry', async () => {

@@ -141,12 +141,12 @@ describe('the chart rendered with ci/all-values.yaml', () => {
     assert.deepEqual(restrictedProblems(pod), []);
   });
 
-  it('adds the ServiceMonitor, the PrometheusRule with four alerts, and the dashboard ConfigMap', () => {
+  it('adds the ServiceMonitor, the PrometheusRule with five alerts, and the dashboard ConfigMap', () => {
     const sm = onlyOfKind(everything, 'ServiceMonitor') as Manifest & { spec: { endpoints: { port: string }[] } };
     assert.equal(sm.spec.endpoints[0]?.port, 'metrics');
     const rule = onlyOfKind(everything, 'PrometheusRule') as Manifest & { spec: { groups: { rules: { alert: string; expr: string }[] }[] } };
     const alerts = rule.spec.groups.flatMap((g) => g.rules);
-    assert.deepEqual(alerts.map((a) => a.alert), ['ModelshipReconcileErrors', 'ModelshipWorkQueueStalled', 'ModelshipReconcileStuck', 'ModelshipNoLeader']);
+    assert.deepEqual(alerts.map((a) => a.alert), ['ModelshipReconcileErrors', 'ModelshipWorkQueueStalled', 'ModelshipReconcileStuck', 'ModelshipNoLeader', 'ModelshipLeaderLateWrites']);
     for (const a of alerts) assert.match(a.expr, /job="modelship-operator-metrics",namespace="modelship-system"/);
     const cm = onlyOfKind(everything, 'ConfigMap') as Manifest & { data: Record<string, string> };
     assert.equal(cm.metadata.labels?.grafana_dashboard, '1');
