@@ -18,6 +18,9 @@ export function clientNodeSender(config: string, source: string, context: string
       if (req.body !== undefined) ctx.setBody(req.body);
       if (req.signal) ctx.setSignal(req.signal);
       await kc.applySecurityAuthentication(ctx);
+      // The leader's fence once more, after the auth (an exec plugin can take seconds): fetch has
+      // no hook between its connection and its write, so this is the last check there is here.
+      req.beforeWrite?.();
       const res = await library.send(ctx).toPromise();
       return {
         status: res.httpStatusCode,

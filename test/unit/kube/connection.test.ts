@@ -84,6 +84,21 @@ describe('fromKubeconfig', () => {
       assert.equal(res.status, 200);
       assert.equal(await res.text(), '{}');
       assert.equal(seen, 'Bearer exec-token');
+      // The write fence is checked after the exec plugin ran, right before the request is sent.
+      seen = '';
+      const lost = Object.assign(new Error('not the leader any more'), { name: 'NotLeaderError' });
+      await assert.rejects(
+        sender.send({ method: 'PATCH', url: new URL(`${url}/x`), headers: {}, body: '{}', beforeWrite: () => {
+          throw lost;
+        } }),
+        /not the leader any more/,
+      );
+      assert.equal(seen, '', 'the server saw no request');
+      let checks = 0;
+      const ok = await sender.send({ method: 'PATCH', url: new URL(`${url}/x`), headers: {}, body: '{}', beforeWrite: () => checks++ });
+      assert.equal(ok.status, 200);
+      assert.equal(checks, 1);
+      assert.equal(seen, 'Bearer exec-token');
     } finally {
       server.close();
     }
