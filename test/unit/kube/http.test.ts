@@ -10,10 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { TLSSocket } from 'node:tls';
+import { Registry } from 'prom-client';
 import { nodeSender, ServerAgent } from '../../../operator/src/kube/http.ts';
 import { RestClient, type LateWrite } from '../../../operator/src/kube/rest.ts';
 import { createMetrics } from '../../../operator/src/observability/metrics.ts';
-import { Registry } from 'prom-client';
 
 /** Blocks the whole thread, as SIGSTOP or a long GC pause would. */
 function pause(ms: number): void {
