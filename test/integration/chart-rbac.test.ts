@@ -245,14 +245,11 @@ describe('every rule is needed: without it, a named scenario fails', () => {
       // And it failed for this reason: the API server refused the operator on this rule's resource
       // (for the finalizers rule, OwnerReferencesPermissionEnforcement refused children that carry
       // blockOwnerDeletion, in the words of that admission plugin).
-      const refusedSoFar = (): AuditEvent[] => {
+      const refused = await eventually(`the API server to refuse the operator on ${rule.resources.join(', ')} (the scenario failed with: ${failure})`, () => {
         const events = auditEvents(mark).filter((e) => e.user.username === username);
-        return rule.resources.includes('modeldeployments/finalizers')
+        const r = rule.resources.includes('modeldeployments/finalizers')
           ? events.filter((e) => e.responseStatus?.code === 403 && /cannot set blockOwnerDeletion/.test(e.responseStatus.message ?? ''))
           : events.filter((e) => forbiddenByRbac(e) && rule.resources.includes(auditResource(e)) && rule.apiGroups.includes(e.objectRef?.apiGroup ?? ''));
-      };
-      const refused = await eventually(`the API server to refuse the operator on ${rule.resources.join(', ')} (the scenario failed with: ${failure})`, () => {
-        const r = refusedSoFar();
         return r.length > 0 && r;
       }, REFUSAL_WAIT_MS);
       const verbs = [...new Set(refused.map((e) => `${e.verb} ${auditResource(e)}`))].sort().join(', ');

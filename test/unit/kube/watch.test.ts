@@ -127,7 +127,7 @@ describe('restListerWatcher lists', () => {
     return list.items;
   };
 
-  it('a built-in kind without its items\' managedFields, at every chunk size', async () => {
+  it('a built-in kind without its items\' managedFields, in chunks of 1, 7, 61 and 4,096 bytes', async () => {
     const { kind: _k, apiVersion: _a, ...item } = deployment;
     const scaled = { ...item, status: { replicas: 3, conditions: [] } };
     for (const chunk of [1, 7, 61, 4096]) {
