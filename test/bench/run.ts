@@ -76,6 +76,8 @@ const N = Number(values.count);
 if (values['memory-limit'] === 'chart') values['memory-limit'] = chartMemoryLimit();
 const C = Number(values.concurrency);
 const STEADY_S = Number(values.steady);
+/** The shortest interval a CPU rate is taken over (/proc counts CPU in ticks of 10 ms). */
+const CPU_SAMPLE_MIN_S = 0.1;
 const NODE_OPTIONS = values['node-options'] ?? IMAGE_NODE_OPTIONS;
 const FIXED = values.replicas === undefined ? undefined : Number(values.replicas);
 
@@ -130,6 +132,14 @@ function relabel(value: unknown): void {
     if (o[MANAGED_BY_LABEL] === MANAGED_BY_VALUE) o[MANAGED_BY_LABEL] = 'modelship-bench-floor';
     for (const v of Object.values(o)) relabel(v);
   }
+}
+
+/**
+ * The longest the operator's event loop was blocked since its metrics were last read (prom-client
+ * resets its event-loop histogram at each read; nothing reads them before the benchmark does).
+ */
+function longestBlockMs(metrics: string): number {
+  return Number(/^nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(metrics)?.[1] ?? Number.NaN) * 1000;
 }
 
 /** Polls `count` (and samples the operator) until it reaches N; returns the series of (s, count). */
@@ -379,8 +389,11 @@ try {
   let lastT = 0;
   const opSeries = await waitAll('operator: ModelDeployments Ready', opReady.count, 60 * 60_000, (t) => {
     rss.push([t, procStatus(pid, 'VmRSS')]);
+    // A rate over a shorter interval is noise (one tick over the first sample's 0.2 ms read as 57
+    // cores): such a sample waits for the next.
+    if (t - lastT < CPU_SAMPLE_MIN_S) return;
     const c = cpuSeconds(pid);
-    cpu.push([t, t > lastT ? (c - lastCpu) / (t - lastT) : 0]);
+    cpu.push([t, (c - lastCpu) / (t - lastT)]);
     lastCpu = c;
     lastT = t;
   }, 250);
@@ -411,6 +424,7 @@ try {
   const p50 = histogramQuantile(0.5, metrics, 'controller_runtime_reconcile_time_seconds');
   const p99 = histogramQuantile(0.99, metrics, 'controller_runtime_reconcile_time_seconds');
   const heapUsed = Number(/^nodejs_heap_size_used_bytes (\S+)$/m.exec(metrics)?.[1] ?? 0) / 1048576;
+  const blockedMs = longestBlockMs(metrics);
   // Reconciles until now (converging, the autoscalers' first metrics and the steady state).
   const reconciles = [...metrics.matchAll(/^controller_runtime_reconcile_total\{[^}]*\} (\S+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
   const byKind = new Map(countBy(converge));
@@ -428,6 +442,7 @@ try {
   await sleep(STEADY_S * 1000);
   const restartWrites = auditEvents(restartMark, auditOffset()).filter((e) => e.user.username === OPERATOR_USER && WRITE_VERBS.has(e.verb) && e.objectRef?.resource !== 'leases');
   const restartRss = restartPeak();
+  const restartBlockedMs = longestBlockMs(await op.metrics());
 
   let oom = 'none';
   if (cgroup) {
@@ -456,6 +471,7 @@ try {
     restartWrites: restartWrites.length,
     restartPeakRssMiB: restartRss,
     reconcilesPerModel: reconciles / N,
+    longestEventLoopBlockMs: { converging: blockedMs, restart: restartBlockedMs },
     ...(allocations ? { allocatedMiB: allocations.totalBytes / 1048576, allocatedKiBPerModel: allocations.totalBytes / 1024 / N, topAllocations: allocations.top } : {}),
     statusLagSeconds: { p50: quantile(lags, 0.5), p90: quantile(lags, 0.9), max: quantile(lags, 1) },
     reconcileP50ms: p50 === undefined ? null : p50 * 1000,
@@ -479,6 +495,7 @@ try {
   say(`  steady-state write calls over ${STEADY_S} s:        ${steady.length}`);
   for (const [k, v] of countBy(steady)) say(`      ${k}: ${v}`);
   say(`  restart with ${N} converged: caches synced (ready) in ${fmt(syncedS)}, ${restartWrites.length} writes in the ${STEADY_S} s after, peak RSS ${restartRss.toFixed(0)} MiB`);
+  say(`  longest event-loop block (nodejs_eventloop_lag_max_seconds since start): converging ${blockedMs.toFixed(0)} ms, restart ${restartBlockedMs.toFixed(0)} ms`);
   say(`  reconciles, until the end of the steady state: ${reconciles} (${(reconciles / N).toFixed(2)} per ModelDeployment)`);
   if (allocations) {
     say(`  allocated, from start to stop (sampled):    ${(allocations.totalBytes / 1048576).toFixed(0)} MiB (${(allocations.totalBytes / 1024 / N).toFixed(0)} KiB per ModelDeployment); most, by where it was allocated:`);
