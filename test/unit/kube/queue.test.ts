@@ -5,6 +5,7 @@ import {
   BACKOFF_MAX_MS,
   ExponentialBackoff,
   HIGH_BURST,
+  MAX_BUSY_MS,
   TokenBucket,
   WorkQueue,
   type Handler,
@@ -430,6 +431,30 @@ describe('WorkQueue', () => {
     for (const name of ['workqueue_queue_duration_seconds_count{name="metrics"} 4', 'workqueue_work_duration_seconds_count{name="metrics"} 4', 'controller_runtime_reconcile_time_seconds_count{controller="metrics"} 4']) {
       assert.ok(text.includes(name), `${name} in\n${text}`);
     }
+  });
+
+  it(`lets the event loop turn after ${MAX_BUSY_MS} ms of handlers that do no I/O`, async () => {
+    // 100 handlers of 5 ms each, with nothing to wait for (a converged model's pass): a timer due
+    // at once must fire while they run, not after all 500 ms of them.
+    let ran = 0;
+    let ranWhenTimerFired = -1;
+    const q = new WorkQueue({
+      name: 'busy',
+      concurrency: 8,
+      metrics: newMetrics(),
+      handler: async () => {
+        const end = performance.now() + 5;
+        while (performance.now() < end);
+        ran++;
+      },
+    });
+    setTimeout(() => {
+      ranWhenTimerFired = ran;
+    }, 0);
+    for (let i = 0; i < 100; i++) q.add(`ns/k${i}`);
+    while (ran < 100) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(ranWhenTimerFired >= 0 && ranWhenTimerFired <= 2 * Math.ceil(MAX_BUSY_MS / 5), `the timer fired after ${ranWhenTimerFired} of 100 handlers`);
+    await q.shutdown(1000);
   });
 
   it('refuses a concurrency below 1', () => {
