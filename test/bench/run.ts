@@ -70,6 +70,8 @@ const { values } = parseArgs({
     'apiserver-profile-seconds': { type: 'string', default: '40' },
     /** Skip the floor (when only the operator's figures are wanted). */
     'no-floor': { type: 'boolean', default: false },
+    /** Leave the operator's converged models in the cluster (to restart an operator over them again). */
+    keep: { type: 'boolean', default: false },
   },
 });
 const N = Number(values.count);
@@ -530,7 +532,8 @@ try {
   if (op) say(op.output().slice(-20).join('\n'));
 } finally {
   await op?.stop().catch(() => undefined);
-  kubectl(['delete', 'namespace', floorNs, opNs, '--wait=false', '--ignore-not-found']);
+  kubectl(['delete', 'namespace', floorNs, ...(values.keep && exitCode === 0 ? [] : [opNs]), '--wait=false', '--ignore-not-found']);
+  if (values.keep && exitCode === 0) say(`  kept: ${N} converged ModelDeployments in namespace ${opNs}`);
   if (cgroup) {
     for (let i = 0; i < 20; i++) {
       try {
