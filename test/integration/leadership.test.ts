@@ -106,7 +106,7 @@ describe('leadership', () => {
     const afterTakeover = auditEvents({ at: takeover.requestReceivedTimestamp, ms: Date.parse(takeover.requestReceivedTimestamp) });
     const late = writesOf(userA, afterTakeover).filter((e) => e.objectRef?.resource !== 'leases');
     // The writes A reported as sent after its fence closed, with the pause between check and send.
-    // (From its log file: the lines kept in memory are cut where the pipe's chunks were.)
+    // (From its log file, which has every line: output() keeps the last 500.)
     const reports = readFileSync(a.logFile, 'utf8')
       .split('\n')
       .filter((l) => l.includes('A write left after the leader lease had lapsed'));

@@ -74,13 +74,20 @@ export async function startOperator(opts: OperatorOptions = {}): Promise<Operato
     },
   );
   const lines: string[] = [];
-  const keep = (d: Buffer) => {
-    log.write(d);
-    lines.push(...d.toString().split('\n').filter(Boolean));
-    if (lines.length > 500) lines.splice(0, lines.length - 500);
+  // Whole lines: a pipe's chunks end anywhere, so each stream keeps its unfinished last line until
+  // the rest of it comes.
+  const keep = () => {
+    let partial = '';
+    return (d: Buffer) => {
+      log.write(d);
+      const parts = (partial + d.toString()).split('\n');
+      partial = parts.pop() ?? '';
+      lines.push(...parts.filter(Boolean));
+      if (lines.length > 500) lines.splice(0, lines.length - 500);
+    };
   };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
+  child.stdout?.on('data', keep());
+  child.stderr?.on('data', keep());
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
 
   const op: OperatorProcess = {

@@ -14,12 +14,12 @@ import { Registry } from 'prom-client';
 import { nodeSender, ServerAgent } from '../../../operator/src/kube/http.ts';
 import { RestClient, type LateWrite } from '../../../operator/src/kube/rest.ts';
 import { createMetrics } from '../../../operator/src/observability/metrics.ts';
+import { clientCert, makePki } from '../../cluster/pki.ts';
 
 /** Blocks the whole thread, as SIGSTOP or a long GC pause would. */
 function pause(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
-import { clientCert, makePki } from '../../cluster/pki.ts';
 
 describe('nodeSender: beforeWrite', () => {
   let seen = 0;
