@@ -63,7 +63,7 @@ export function createLogger(level: LogLevel, options: LoggerOptions = {}): Logg
   const transport = options.stream
     ? new winston.transports.Stream({ stream: options.stream })
     : new winston.transports.Console();
-  return winston.createLogger({
+  const logger = winston.createLogger({
     level,
     defaultMeta: options.defaultMeta,
     format: winston.format.combine(
@@ -74,6 +74,18 @@ export function createLogger(level: LogLevel, options: LoggerOptions = {}): Logg
     ),
     transports: [transport],
   });
+  // winston runs every format (the redaction, the timestamp, the JSON) before its transports drop
+  // a line below their level, so each debug line cost as much as a written one at info (a
+  // convergence logs three debug lines a model). Below the level, nothing is built now.
+  const methods = logger as unknown as Record<string, (...args: unknown[]) => Logger>;
+  for (const name of Object.keys(logger.levels)) {
+    const method = methods[name];
+    if (typeof method !== 'function') continue;
+    methods[name] = function (this: Logger | undefined, ...args: unknown[]): Logger {
+      return logger.isLevelEnabled(name) ? method.apply(this ?? logger, args) : logger;
+    };
+  }
+  return logger;
 }
 
 interface ObjectLike {

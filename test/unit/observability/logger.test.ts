@@ -62,6 +62,23 @@ describe('logger', () => {
     });
   }
 
+  it('builds nothing of a line below its level (winston would format it, then drop it)', async () => {
+    const out = capture();
+    const log = createLogger('info', { stream: out.stream });
+    let read = 0;
+    const fields = { get generation() { read++; return 1; }, name: 'fraud' };
+    log.debug('Updated the status', fields);
+    log.debug('Updated the status', fields);
+    await flush();
+    assert.equal(out.lines().length, 0);
+    assert.equal(read, 0, `a dropped line's fields were read ${read} times`);
+    // Called detached, and at its level, a method still writes.
+    const { info } = log;
+    info('Reconciled', fields);
+    await flush();
+    assert.deepEqual(out.lines().map((l) => [l.message, l.generation]), [['Reconciled', 1]]);
+  });
+
   it('never writes a secret value', async () => {
     const out = capture();
     const log = createLogger('info', { stream: out.stream });
