@@ -30,7 +30,8 @@ async function run(config: Config, log: Logger): Promise<number> {
       });
     },
   });
-  const client = new HttpKubeClient(rest);
+  // Every write's answer goes into a cache that drops its managedFields (controller.ts, assume).
+  const client = new HttpKubeClient(rest, { writeAnswersWithoutManagedFields: true });
   const events = new EventRecorder({ client, logger: log });
   const controller = new Controller({
     rest,

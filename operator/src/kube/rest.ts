@@ -6,6 +6,7 @@
 import { VERSION } from '../config.ts';
 import { metrics as defaultMetrics, type Metrics } from '../observability/metrics.ts';
 import { loadConnection, type Connection } from './connection.ts';
+import { decode } from './decode.ts';
 import { KubeApiError } from './errors.ts';
 import { nodeSender, type HttpResponse, type HttpSender } from './http.ts';
 import type { StatusBody } from './types.ts';
@@ -22,6 +23,8 @@ export interface RequestOptions {
   timeoutMs?: number;
   /** The Accept header; default application/json. */
   accept?: string;
+  /** request(): decode the answer without metadata.managedFields (a built-in kind's object only: decode.ts). */
+  withoutManagedFields?: boolean;
 }
 
 export interface RestClientOptions {
@@ -188,7 +191,7 @@ export class RestClient {
   /** Sends a request and parses the JSON answer; a status of 400 or more throws KubeApiError. */
   async request<T>(method: Method, path: string, options: RequestOptions = {}): Promise<T> {
     const text = await (await this.open(method, path, options)).text();
-    return (text === '' ? undefined : JSON.parse(text)) as T;
+    return (text === '' ? undefined : decode(text, options.withoutManagedFields === true)) as T;
   }
 }
 

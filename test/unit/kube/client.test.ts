@@ -3,7 +3,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
-import { HttpKubeClient } from '../../../operator/src/kube/client.ts';
+import { HttpKubeClient, type HttpKubeClientOptions } from '../../../operator/src/kube/client.ts';
 import { isConflict, isNotFound, KubeApiError, NotLeaderError } from '../../../operator/src/kube/errors.ts';
 import { resourcePath } from '../../../operator/src/kube/resources.ts';
 import { RestClient, type HttpResponse, type HttpSender } from '../../../operator/src/kube/rest.ts';
@@ -34,7 +34,7 @@ interface Sent {
   body: unknown;
 }
 
-function setup(answers: Array<{ status: number; body?: unknown }>): { client: HttpKubeClient; sent: Sent[]; metrics: ReturnType<typeof createMetrics> } {
+function setup(answers: Array<{ status: number; body?: unknown }>, options: HttpKubeClientOptions = {}): { client: HttpKubeClient; sent: Sent[]; metrics: ReturnType<typeof createMetrics> } {
   const sent: Sent[] = [];
   const metrics = createMetrics(new Registry(), { defaultMetrics: false });
   const sender = cannedSender((req) => {
@@ -43,7 +43,7 @@ function setup(answers: Array<{ status: number; body?: unknown }>): { client: Ht
     return answer(a.status, a.body === undefined ? '' : JSON.stringify(a.body));
   });
   const rest = new RestClient({ server: SERVER, sender }, { metrics });
-  return { client: new HttpKubeClient(rest), sent, metrics };
+  return { client: new HttpKubeClient(rest, options), sent, metrics };
 }
 
 const deployment = {
@@ -66,6 +66,29 @@ describe('HttpKubeClient', () => {
     assert.equal(req.url.searchParams.get('force'), 'true');
     assert.equal(req.headers['Content-Type'], 'application/apply-patch+yaml');
     assert.deepEqual(req.body, deployment, 'the object is sent as is, with no fields added or dropped');
+  });
+
+  it("decodes write answers of built-in kinds without managedFields when asked, never a read's or a custom resource's", async () => {
+    // Encoded as the API server encodes a built-in kind: managedFields last in metadata, spec next.
+    const managedFields = [{ manager: 'modelship', operation: 'Apply', apiVersion: 'apps/v1', fieldsType: 'FieldsV1', fieldsV1: { 'f:spec': { 'f:replicas': {} } } }];
+    const stored = { ...deployment, metadata: { ...deployment.metadata, uid: 'u1', managedFields }, spec: deployment.spec, status: { replicas: 1 } };
+    const md = { apiVersion: 'serving.modelship.dev/v1alpha1', kind: 'ModelDeployment', metadata: { name: 'fraud', namespace: 'risk', managedFields }, spec: {}, status: { observedGeneration: 1 } };
+    const ref = { apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'risk', name: 'fraud' };
+    const answers = () => [stored, stored, stored, stored, stored, stored, md].map((body) => ({ status: 200, body }));
+    const calls = async (client: HttpKubeClient) => [
+      await client.apply(deployment),
+      await client.mergePatch(ref, { spec: {} }),
+      await client.jsonPatch(ref, [{ op: 'replace', path: '/spec/replicas', value: 1 }]),
+      await client.create(deployment),
+      await client.replace(deployment),
+      await client.get(ref),
+      await client.applyStatus({ apiVersion: md.apiVersion, kind: md.kind, metadata: md.metadata, status: md.status }),
+    ].map((o) => (o as { metadata?: { managedFields?: unknown } } | undefined)?.metadata?.managedFields !== undefined);
+    const cut = setup(answers(), { writeAnswersWithoutManagedFields: true }).client;
+    assert.deepEqual(await calls(cut), [false, false, false, false, false, true, true]);
+    const { managedFields: _mf, ...rest } = stored.metadata;
+    assert.deepEqual(await setup([{ status: 200, body: stored }], { writeAnswersWithoutManagedFields: true }).client.apply(deployment), { ...stored, metadata: rest });
+    assert.deepEqual(await calls(setup(answers()).client), [true, true, true, true, true, true, true]);
   });
 
   it('applies status on the /status subresource', async () => {
