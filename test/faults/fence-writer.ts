@@ -24,7 +24,7 @@ const transport = nodeSender(conn);
 const sender: HttpSender = {
   send(req) {
     const check = req.beforeWrite;
-    const id = req.url.searchParams.get('fieldManager');
+    const id = new URLSearchParams(req.path.split('?')[1]).get('fieldManager');
     return transport.send({
       ...req,
       beforeWrite: () => {

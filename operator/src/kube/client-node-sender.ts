@@ -11,9 +11,10 @@ export function clientNodeSender(config: string, source: string, context: string
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error(`${source} has no current cluster`);
   const library = new IsomorphicFetchHttpLibrary();
+  const server = cluster.server.replace(/\/+$/, '');
   const sender: HttpSender = {
     async send(req) {
-      const ctx = new RequestContext(req.url.toString(), req.method as never);
+      const ctx = new RequestContext(server + req.path, req.method as never);
       for (const [k, v] of Object.entries(req.headers)) ctx.setHeaderParam(k, v);
       if (req.body !== undefined) ctx.setBody(req.body);
       if (req.signal) ctx.setSignal(req.signal);
@@ -35,5 +36,5 @@ export function clientNodeSender(config: string, source: string, context: string
     },
   };
   const ns = kc.getContextObject(kc.getCurrentContext())?.namespace;
-  return { server: cluster.server.replace(/\/+$/, ''), ...(ns ? { namespace: ns } : {}), sender };
+  return { server, ...(ns ? { namespace: ns } : {}), sender };
 }

@@ -9,7 +9,8 @@ import type { Connection } from './connection.ts';
 
 export interface HttpRequest {
   method: string;
-  url: URL;
+  /** The path and query, after the sender's server (and the path in its URL, if it has one). */
+  path: string;
   headers: Record<string, string>;
   body?: string;
   signal?: AbortSignal;
@@ -49,11 +50,23 @@ function abortReason(signal: AbortSignal): Error {
 function wrap(res: http.IncomingMessage): HttpResponse {
   return {
     status: res.statusCode ?? 0,
-    async text() {
-      const parts: Buffer[] = [];
-      for await (const c of res) parts.push(c as Buffer);
-      return Buffer.concat(parts).toString('utf8');
-    },
+    // Read with 'data' events, not `for await`: a stream's async iterator costs a promise and a
+    // 'readable' tick per chunk, 2 % of the operator's CPU under load for bodies of one or two chunks.
+    text: () =>
+      new Promise<string>((resolve, reject) => {
+        const parts: Buffer[] = [];
+        let ended = false;
+        res.on('data', (c: Buffer) => parts.push(c));
+        res.once('end', () => {
+          ended = true;
+          resolve(Buffer.concat(parts).toString('utf8'));
+        });
+        // Destroyed (an abort: its reason), or closed before its end (as `for await` reports it).
+        res.once('error', reject);
+        res.once('close', () => {
+          if (!ended) reject(Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
+        });
+      }),
     chunks: () => res as AsyncIterable<Buffer>,
     cancel: () => res.destroy(),
   };
@@ -83,6 +96,9 @@ export function nodeSender(conn: Connection): HttpSender {
     ? new ServerAgent(conn.server, { keepAlive: true, maxSockets: 64, ...conn.tls, ...(conn.tls.servername ? { servername: conn.tls.servername } : {}) })
     : new nodeHttp.Agent({ keepAlive: true, maxSockets: 64 });
   const request = secure ? https.request : nodeHttp.request;
+  // The server's place, taken apart once: a URL per request was parsed, then taken apart again.
+  const base = new URL(conn.server);
+  const where = { protocol: base.protocol, hostname: base.hostname.replace(/^\[(.*)\]$/, '$1'), port: base.port, prefix: base.pathname.replace(/\/+$/, '') };
   return {
     send(req) {
       return new Promise((resolve, reject) => {
@@ -92,7 +108,7 @@ export function nodeSender(conn: Connection): HttpSender {
         const auth = conn.authorization?.();
         if (auth) headers['Authorization'] = auth;
         if (req.body !== undefined) headers['Content-Length'] = String(Buffer.byteLength(req.body));
-        const r = request(req.url, { method: req.method, headers, agent }, (res) => {
+        const r = request({ protocol: where.protocol, hostname: where.hostname, port: where.port, path: where.prefix + req.path, method: req.method, headers, agent }, (res) => {
           signal?.removeEventListener('abort', onAbort);
           // Aborting later (a watch we stop, a timeout mid-body) ends the body stream.
           if (signal) signal.addEventListener('abort', () => res.destroy(abortReason(signal)), { once: true });

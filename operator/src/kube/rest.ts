@@ -62,10 +62,13 @@ export class RestClient {
   private readonly userAgent: string;
   private readonly options: RestClientOptions;
   private readonly target: { server: string; sender: HttpSender; namespace?: string };
+  /** The server's host, the label of rest_client_requests_total. */
+  private readonly host: string;
 
   constructor(target: { server: string; sender: HttpSender; namespace?: string }, options: RestClientOptions = {}) {
     this.target = target;
     this.server = target.server.replace(/\/+$/, '');
+    this.host = new URL(this.server).host;
     this.namespace = target.namespace;
     this.options = options;
     this.m = options.metrics ?? defaultMetrics;
@@ -100,15 +103,23 @@ export class RestClient {
     return new RestClient(this.target, { ...ours, ...options });
   }
 
-  private url(path: string, query: RequestOptions['query']): URL {
-    const url = new URL(this.server + path);
-    for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
-    return url;
+  /**
+   * The path with its query, as the request line carries it. Built as a string: a URL object per
+   * request (parsed, then re-serialised at each parameter set, then taken apart again by node:http)
+   * was 1 % of the operator's CPU under load.
+   */
+  private pathWithQuery(path: string, query: RequestOptions['query']): string {
+    let q = '';
+    for (const k in query) {
+      const v = query[k];
+      if (v !== undefined) q += `${q === '' ? '?' : '&'}${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`;
+    }
+    return path + q;
   }
 
   /** Sends a request and returns the raw response (any status). Counts it. */
   async send(method: Method, path: string, options: RequestOptions = {}): Promise<HttpResponse> {
-    const url = this.url(path, options.query);
+    const target = this.pathWithQuery(path, options.query);
     const headers: Record<string, string> = { Accept: options.accept ?? 'application/json', 'User-Agent': this.userAgent };
     let body: string | undefined;
     if (options.body !== undefined) {
@@ -140,18 +151,18 @@ export class RestClient {
       fence?.();
       response = await this.target.sender.send({
         method,
-        url,
+        path: target,
         headers,
         ...(body !== undefined ? { body } : {}),
         signal: ac.signal,
-        ...(fence ? { beforeWrite: fence, afterWrite: (sinceCheckMs: number) => this.fencedAgain(fence, method, url, sinceCheckMs) } : {}),
+        ...(fence ? { beforeWrite: fence, afterWrite: (sinceCheckMs: number) => this.fencedAgain(fence, method, target, sinceCheckMs) } : {}),
       });
     } catch (err) {
       release();
-      this.m.restClientRequests.inc({ code: '<error>', method, host: url.host });
+      this.m.restClientRequests.inc({ code: '<error>', method, host: this.host });
       throw err;
     }
-    this.m.restClientRequests.inc({ code: String(response.status), method, host: url.host });
+    this.m.restClientRequests.inc({ code: String(response.status), method, host: this.host });
     return {
       status: response.status,
       text: () => response.text().finally(release),
@@ -170,11 +181,11 @@ export class RestClient {
   }
 
   /** The fence once more, after the write left: if it refuses now, the write left after it closed. */
-  private fencedAgain(fence: () => void, method: Method, url: URL, sinceCheckMs: number): void {
+  private fencedAgain(fence: () => void, method: Method, uri: string, sinceCheckMs: number): void {
     try {
       fence();
     } catch {
-      this.options.onLateWrite?.({ method, uri: url.pathname + url.search, sinceCheckMs });
+      this.options.onLateWrite?.({ method, uri, sinceCheckMs });
     }
   }
 

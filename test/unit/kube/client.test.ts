@@ -24,7 +24,7 @@ function answer(status: number, text: string): HttpResponse {
 }
 
 function cannedSender(onSend: (req: { method: string; url: URL; headers: Record<string, string>; body?: string }) => HttpResponse): HttpSender {
-  return { send: async (req) => onSend(req) };
+  return { send: async (req) => onSend({ ...req, url: new URL(SERVER + req.path) }) };
 }
 
 interface Sent {

@@ -9,6 +9,7 @@ import { describe, it } from 'node:test';
 import { stringify } from 'yaml';
 import { fromMergedKubeconfig, inCluster, KubeconfigError, loadConnection, mergeKubeconfigs, type Connection } from '../../../operator/src/kube/connection.ts';
 import { nodeSender } from '../../../operator/src/kube/http.ts';
+import { RestClient } from '../../../operator/src/kube/rest.ts';
 
 /** One kubeconfig file's text read as loadConnection reads the files it finds. */
 const fromKubeconfig = (text: string, file: string, context?: string) => fromMergedKubeconfig(mergeKubeconfigs([{ text, file }]), file, context);
@@ -80,7 +81,7 @@ describe('fromKubeconfig', () => {
       const { server: url, namespace, sender } = clientNodeSender(found.clientNode.config, found.clientNode.source, found.clientNode.context);
       assert.equal(url, `http://127.0.0.1:${port}`);
       assert.equal(namespace, 'ml');
-      const res = await sender.send({ method: 'GET', url: new URL(`${url}/version`), headers: {} });
+      const res = await sender.send({ method: 'GET', path: '/version', headers: {} });
       assert.equal(res.status, 200);
       assert.equal(await res.text(), '{}');
       assert.equal(seen, 'Bearer exec-token');
@@ -88,14 +89,14 @@ describe('fromKubeconfig', () => {
       seen = '';
       const lost = Object.assign(new Error('not the leader any more'), { name: 'NotLeaderError' });
       await assert.rejects(
-        sender.send({ method: 'PATCH', url: new URL(`${url}/x`), headers: {}, body: '{}', beforeWrite: () => {
+        sender.send({ method: 'PATCH', path: '/x', headers: {}, body: '{}', beforeWrite: () => {
           throw lost;
         } }),
         /not the leader any more/,
       );
       assert.equal(seen, '', 'the server saw no request');
       let checks = 0;
-      const ok = await sender.send({ method: 'PATCH', url: new URL(`${url}/x`), headers: {}, body: '{}', beforeWrite: () => checks++ });
+      const ok = await sender.send({ method: 'PATCH', path: '/x', headers: {}, body: '{}', beforeWrite: () => checks++ });
       assert.equal(ok.status, 200);
       assert.equal(checks, 1);
       assert.equal(seen, 'Bearer exec-token');
@@ -179,19 +180,61 @@ describe('nodeSender', () => {
     const port = (server.address() as { port: number }).port;
     let n = 0;
     const sender = nodeSender({ server: `http://127.0.0.1:${port}`, tls: { rejectUnauthorized: true }, authorization: () => `Bearer t${++n}`, source: 'test' });
-    const res = await sender.send({ method: 'GET', url: new URL(`http://127.0.0.1:${port}/x`), headers: {} });
+    const res = await sender.send({ method: 'GET', path: '/x', headers: {} });
     assert.equal(res.status, 200);
     const chunks: string[] = [];
     for await (const c of res.chunks()) chunks.push(c.toString());
     assert.deepEqual(chunks, ['{"a":1}\n', '{"b":2}\n']);
     assert.equal(seen, 'Bearer t1');
-    await (await sender.send({ method: 'GET', url: new URL(`http://127.0.0.1:${port}/x`), headers: {} })).text();
+    await (await sender.send({ method: 'GET', path: '/x', headers: {} })).text();
     assert.equal(seen, 'Bearer t2', 'read again for every request (a rotating token)');
     const aborted = new AbortController();
-    const pending = sender.send({ method: 'GET', url: new URL(`http://127.0.0.1:${port}/x`), headers: {}, signal: aborted.signal }).then((r) => r.text());
+    const pending = sender.send({ method: 'GET', path: '/x', headers: {}, signal: aborted.signal }).then((r) => r.text());
     aborted.abort();
     await assert.rejects(pending, (e: Error) => e.name === 'AbortError');
     server.closeAllConnections();
     await new Promise((r) => server.close(r));
+  });
+
+  it("sends to the path under the server's own path (a cluster behind a proxy), with the query RestClient encodes", async () => {
+    const seen: string[] = [];
+    const server = createServer((req, res) => {
+      seen.push(req.url ?? '');
+      res.end('{}');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(server.address() as { port: number }).port}/k8s/clusters/c-1/`;
+    try {
+      const rest = new RestClient({ server: base, sender: nodeSender({ server: base, tls: { rejectUnauthorized: true }, source: 'test' }) });
+      const labelSelector = 'app.kubernetes.io/managed-by!=modelship,tier in (a b),x=1&y';
+      await rest.request('GET', '/api/v1/pods', { query: { labelSelector, limit: 500, continue: undefined } });
+      assert.equal(seen.length, 1);
+      const got = new URL(seen[0] as string, 'http://x');
+      assert.equal(got.pathname, '/k8s/clusters/c-1/api/v1/pods');
+      assert.deepEqual([...got.searchParams], [['labelSelector', labelSelector], ['limit', '500']]);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  });
+
+  it('reads a body whole across chunks, and fails one the server cuts off before its end', async () => {
+    const server = createServer((req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.write('{"items":[');
+      if (req.url === '/cut') setTimeout(() => req.socket.destroy(), 20);
+      else setTimeout(() => res.end('1,2]}'), 20);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    const sender = nodeSender({ server: base, tls: { rejectUnauthorized: true }, source: 'test' });
+    try {
+      assert.equal(await (await sender.send({ method: 'GET', path: '/whole', headers: {} })).text(), '{"items":[1,2]}');
+      const cut = await sender.send({ method: 'GET', path: '/cut', headers: {} });
+      await assert.rejects(cut.text(), (e: Error & { code?: string }) => e.code === 'ECONNRESET' || e.code === 'ERR_STREAM_PREMATURE_CLOSE');
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
   });
 });
