@@ -8,7 +8,7 @@
 // integration test uses it); MODELSHIP_DEMO_SCALE_DOWN_SECONDS sets act 2's stabilization window.
 import { execFileSync, spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { clusterDown, clusterUp, kubeconfigFor, repoRoot } from './cluster/cluster.ts';
+import { clusterDown, clusterUp, kubeconfigFor, repoRoot, waitForCrd } from './cluster/cluster.ts';
 import { elasticityAct } from './demo-elasticity.ts';
 
 const NAMESPACE = 'modelship-demo';
@@ -26,7 +26,7 @@ const kubectl = (...args: string[]): string =>
 
 say(`==> Cluster ${reused ? 'reused' : 'started'}: Kubernetes at ${state.server}`);
 kubectl('apply', '--server-side', '--force-conflicts', '-f', join(repoRoot, 'crds/modeldeployments.serving.modelship.dev.yaml'));
-kubectl('wait', '--for=condition=Established', '--timeout=60s', 'crd/modeldeployments.serving.modelship.dev');
+waitForCrd((args) => kubectl(...args), 'modeldeployments.serving.modelship.dev');
 say('==> Installed the ModelDeployment CRD');
 
 const operator = spawn(

@@ -158,6 +158,26 @@ function writeComponentKubeconfig(state: ClusterState, user: string, groups: str
 }
 
 /** A kubeconfig for any identity (used by tests to run the operator as its own user). */
+/**
+ * Waits until a CRD is Established, through `kubectl` (args in, stdout out). Not `kubectl wait
+ * --for=condition=Established`: on a CRD created a moment before, whose status has no conditions
+ * yet, it fails at once (".status.conditions accessor error: <nil> is of the type <nil>") instead
+ * of waiting; a benchmark run on a fresh cluster stopped there.
+ */
+export function waitForCrd(kubectl: (args: string[]) => string, name: string, timeoutMs = 60_000): void {
+  const deadline = Date.now() + timeoutMs;
+  // Read as JSON: a jsonpath filter on the conditions fails the same way while they are null.
+  const established = (): string | undefined => {
+    const crd = JSON.parse(kubectl(['get', `crd/${name}`, '-o', 'json'])) as { status?: { conditions?: Array<{ type?: string; status?: string }> | null } };
+    return crd.status?.conditions?.find((c) => c.type === 'Established')?.status;
+  };
+  let last: string | undefined;
+  while ((last = established()) !== 'True') {
+    if (Date.now() > deadline) throw new Error(`CRD ${name} not Established within ${timeoutMs} ms (Established: ${last ?? 'no condition yet'})`);
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
+  }
+}
+
 export function kubeconfigFor(user: string, groups: string[] = []): string {
   const state = readState();
   if (!state) throw new Error('the test cluster is not up');

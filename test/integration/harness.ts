@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Registry } from 'prom-client';
 import { RestClient } from '../../operator/src/kube/rest.ts';
 import { createMetrics } from '../../operator/src/observability/metrics.ts';
-import { readState, repoRoot, type ClusterState } from '../cluster/cluster.ts';
+import { readState, repoRoot, waitForCrd, type ClusterState } from '../cluster/cluster.ts';
 
 export { repoRoot };
 export const CRD_FILE = join(repoRoot, 'crds/modeldeployments.serving.modelship.dev.yaml');
@@ -17,7 +17,7 @@ export const CRD_FILE = join(repoRoot, 'crds/modeldeployments.serving.modelship.
 /** Installs (or updates) the generated CRD and waits until it is served. */
 export function installCrd(): void {
   kubectl(['apply', '--server-side', '--force-conflicts', '--field-manager=modelship-tests', '-f', CRD_FILE]);
-  kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/modeldeployments.serving.modelship.dev']);
+  waitForCrd((args) => kubectl(args), 'modeldeployments.serving.modelship.dev');
 }
 
 export function cluster(): ClusterState {
