@@ -26,10 +26,10 @@ export function clientNodeSender(config: string, source: string, context: string
       return {
         status: res.httpStatusCode,
         text: () => res.body.text(),
-        async *chunks() {
+        async each(onChunk) {
           const stream = res.body.stream();
           if (!stream) return;
-          for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>) yield Buffer.from(chunk);
+          for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>) onChunk(Buffer.from(chunk));
         },
         cancel: () => void res.body.stream()?.cancel().catch(() => {}),
       };

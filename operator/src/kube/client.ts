@@ -226,7 +226,7 @@ export async function listAll<T extends KubeObject>(rest: RestClient, apiVersion
     });
     const scanner = new ListScanner<T>(take, options.withoutManagedFields === true);
     try {
-      for await (const chunk of response.chunks()) scanner.push(chunk);
+      await response.each((chunk) => scanner.push(chunk));
     } catch (err) {
       response.cancel();
       throw err;

@@ -31,8 +31,12 @@ export interface HttpResponse {
   status: number;
   /** The whole body as text. */
   text(): Promise<string>;
-  /** The body as it arrives (a watch). */
-  chunks(): AsyncIterable<Buffer>;
+  /**
+   * The body as it arrives (a watch, a list's pages): each chunk to `onChunk`, in order. Resolves
+   * at the body's end; rejects when it fails, is cancelled, or `onChunk` throws (the body is then
+   * dropped).
+   */
+  each(onChunk: (chunk: Buffer) => void): Promise<void>;
   /** Stops reading the body and closes the connection. */
   cancel(): void;
 }
@@ -46,28 +50,43 @@ function abortReason(signal: AbortSignal): Error {
   return r instanceof Error ? r : Object.assign(new Error('This operation was aborted'), { name: 'AbortError' });
 }
 
+/**
+ * Hands each chunk of a body to `onChunk` as node:http emits it. Not `for await`: a stream's async
+ * iterator costs a promise and a 'readable' tick per chunk (3 % of the operator's CPU while it
+ * converged 1,000 models, in the watches' events and the answers' one or two chunks).
+ */
+function body(res: http.IncomingMessage, onChunk: (chunk: Buffer) => void): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let ended = false;
+    res.on('data', (c: Buffer) => {
+      try {
+        onChunk(c);
+      } catch (err) {
+        res.destroy(err as Error);
+      }
+    });
+    res.once('end', () => {
+      ended = true;
+      resolve();
+    });
+    // Destroyed (an abort, with its reason; a throw of onChunk), or closed before its end.
+    res.once('error', reject);
+    res.once('close', () => {
+      if (!ended) reject(Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
+    });
+  });
+}
+
 /** A response over a node IncomingMessage. */
 function wrap(res: http.IncomingMessage): HttpResponse {
   return {
     status: res.statusCode ?? 0,
-    // Read with 'data' events, not `for await`: a stream's async iterator costs a promise and a
-    // 'readable' tick per chunk, 2 % of the operator's CPU under load for bodies of one or two chunks.
-    text: () =>
-      new Promise<string>((resolve, reject) => {
-        const parts: Buffer[] = [];
-        let ended = false;
-        res.on('data', (c: Buffer) => parts.push(c));
-        res.once('end', () => {
-          ended = true;
-          resolve(Buffer.concat(parts).toString('utf8'));
-        });
-        // Destroyed (an abort: its reason), or closed before its end (as `for await` reports it).
-        res.once('error', reject);
-        res.once('close', () => {
-          if (!ended) reject(Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
-        });
-      }),
-    chunks: () => res as AsyncIterable<Buffer>,
+    async text() {
+      const parts: Buffer[] = [];
+      await body(res, (c) => parts.push(c));
+      return Buffer.concat(parts).toString('utf8');
+    },
+    each: (onChunk) => body(res, onChunk),
     cancel: () => res.destroy(),
   };
 }

@@ -166,13 +166,7 @@ export class RestClient {
     return {
       status: response.status,
       text: () => response.text().finally(release),
-      async *chunks() {
-        try {
-          yield* response.chunks();
-        } finally {
-          release();
-        }
-      },
+      each: (onChunk) => response.each(onChunk).finally(release),
       cancel: () => {
         release();
         response.cancel();

@@ -66,9 +66,10 @@ export function restListerWatcher<T extends KubeObject>(rest: RestClient, option
       const onAbort = (): void => local.abort();
       signal.addEventListener('abort', onAbort, { once: true });
       let silent = false;
+      // One timer for the whole watch, pushed back as bytes arrive (refresh() allocates nothing).
       let timer: ReturnType<typeof setTimeout> | undefined;
       const arm = (): void => {
-        clearTimeout(timer);
+        if (timer) return void timer.refresh();
         timer = setTimeout(() => {
           silent = true;
           local.abort();
@@ -120,18 +121,25 @@ export function restListerWatcher<T extends KubeObject>(rest: RestClient, option
           return undefined;
         };
         const line = new ChunkedText();
-        for await (const chunk of response.chunks()) {
-          arm();
-          let from = 0;
-          let nl: number;
-          while ((nl = chunk.indexOf(10, from)) !== -1) {
-            const end = handle(line.take(chunk, from, nl));
-            if (end) return end;
-            from = nl + 1;
-          }
-          line.carry(chunk, from);
+        // An ERROR event ends the watch: the body is dropped and what it said is the end.
+        let stop: WatchEnd | undefined;
+        try {
+          await response.each((chunk) => {
+            if (stop) return;
+            arm();
+            let from = 0;
+            let nl: number;
+            while ((nl = chunk.indexOf(10, from)) !== -1) {
+              stop = handle(line.take(chunk, from, nl));
+              if (stop) return;
+              from = nl + 1;
+            }
+            line.carry(chunk, from);
+          });
+        } catch (err) {
+          if (!stop) throw err;
         }
-        return ended();
+        return stop ?? ended();
       } catch (err) {
         return ended(err);
       } finally {

@@ -16,8 +16,8 @@ function answer(status: number, text: string): HttpResponse {
   return {
     status,
     text: async () => text,
-    async *chunks() {
-      yield Buffer.from(text);
+    async each(onChunk) {
+      onChunk(Buffer.from(text));
     },
     cancel() {},
   };

@@ -183,7 +183,7 @@ describe('nodeSender', () => {
     const res = await sender.send({ method: 'GET', path: '/x', headers: {} });
     assert.equal(res.status, 200);
     const chunks: string[] = [];
-    for await (const c of res.chunks()) chunks.push(c.toString());
+    await res.each((c) => chunks.push(c.toString()));
     assert.deepEqual(chunks, ['{"a":1}\n', '{"b":2}\n']);
     assert.equal(seen, 'Bearer t1');
     await (await sender.send({ method: 'GET', path: '/x', headers: {} })).text();
@@ -218,7 +218,7 @@ describe('nodeSender', () => {
     }
   });
 
-  it('reads a body whole across chunks, and fails one the server cuts off before its end', async () => {
+  it('reads a body whole across chunks; a body cut off before its end, or whose reader throws, fails', async () => {
     const server = createServer((req, res) => {
       res.writeHead(200, { 'Content-Type': 'application/json' });
       res.write('{"items":[');
@@ -232,6 +232,15 @@ describe('nodeSender', () => {
       assert.equal(await (await sender.send({ method: 'GET', path: '/whole', headers: {} })).text(), '{"items":[1,2]}');
       const cut = await sender.send({ method: 'GET', path: '/cut', headers: {} });
       await assert.rejects(cut.text(), (e: Error & { code?: string }) => e.code === 'ECONNRESET' || e.code === 'ERR_STREAM_PREMATURE_CLOSE');
+      // A reader that throws drops the body, and its error is the answer's.
+      const thrown = new Error('not JSON');
+      const read = await sender.send({ method: 'GET', path: '/whole', headers: {} });
+      let calls = 0;
+      await assert.rejects(read.each(() => {
+        calls++;
+        throw thrown;
+      }), (e) => e === thrown);
+      assert.equal(calls, 1, 'no chunk after the throw');
     } finally {
       server.closeAllConnections();
       await new Promise((r) => server.close(r));

@@ -17,7 +17,7 @@ function sender(hang = false): HttpSender & { seen: HttpRequest[] } {
         if (req.signal?.aborted) return Promise.reject(req.signal.reason);
         return new Promise((_, reject) => req.signal?.addEventListener('abort', () => reject(req.signal?.reason), { once: true }));
       }
-      const res: HttpResponse = { status: 200, text: async () => '{"ok":true}', chunks: async function* () { yield Buffer.from('{"type":"ADDED"}\n'); }, cancel: () => undefined };
+      const res: HttpResponse = { status: 200, text: async () => '{"ok":true}', each: async (onChunk) => onChunk(Buffer.from('{"type":"ADDED"}\n')), cancel: () => undefined };
       return Promise.resolve(res);
     },
   };
@@ -35,7 +35,7 @@ test('reading the body lets go of the caller signal (no listener left behind)', 
   // A streamed body lets go when the stream ends.
   const res = await rest.send('GET', '/w', { signal: parent.signal, timeoutMs: 0 });
   assert.equal(getEventListeners(parent.signal, 'abort').length, 1);
-  for await (const _ of res.chunks()) void _;
+  await res.each(() => {});
   assert.equal(getEventListeners(parent.signal, 'abort').length, 0);
 });
 

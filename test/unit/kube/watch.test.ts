@@ -51,9 +51,9 @@ function answering<T extends KubeObject>(apiVersion: string, kind: string, text:
   const response: HttpResponse = {
     status: 200,
     text: async () => text,
-    async *chunks() {
+    async each(onChunk) {
       const bytes = Buffer.from(text);
-      for (let i = 0; i < bytes.length; i += size) yield bytes.subarray(i, i + size);
+      for (let i = 0; i < bytes.length; i += size) onChunk(bytes.subarray(i, i + size));
     },
     cancel() {},
   };
