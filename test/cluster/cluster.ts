@@ -157,7 +157,6 @@ function writeComponentKubeconfig(state: ClusterState, user: string, groups: str
   return path;
 }
 
-/** A kubeconfig for any identity (used by tests to run the operator as its own user). */
 /**
  * Waits until a CRD is Established, through `kubectl` (args in, stdout out). Not `kubectl wait
  * --for=condition=Established`: on a CRD created a moment before, whose status has no conditions
@@ -178,6 +177,7 @@ export function waitForCrd(kubectl: (args: string[]) => string, name: string, ti
   }
 }
 
+/** A kubeconfig for any identity (used by tests to run the operator as its own user). */
 export function kubeconfigFor(user: string, groups: string[] = []): string {
   const state = readState();
   if (!state) throw new Error('the test cluster is not up');

@@ -113,7 +113,7 @@ export function fromMergedKubeconfig(cfg: KubeconfigFile, source: string, contex
   const key = readData(user['client-key'], user['client-key-data'], 'client key');
   if (key) tls.key = key;
   if (typeof cluster['tls-server-name'] === 'string') tls.servername = cluster['tls-server-name'];
-  const conn: Connection = { server: String(cluster['server']).replace(/\/+$/, ''), tls, source: `${source} (context ${name})` };
+  const conn: Connection = { server: serverUrl(String(cluster['server']), tls, `${source}: the cluster of context ${name}`), tls, source: `${source} (context ${name})` };
   if (typeof user['token'] === 'string' && user['token'] !== '') {
     const token = user['token'];
     conn.authorization = () => `Bearer ${token}`;
@@ -122,6 +122,24 @@ export function fromMergedKubeconfig(cfg: KubeconfigFile, source: string, contex
   }
   if (context.namespace) conn.namespace = context.namespace;
   return conn;
+}
+
+/**
+ * The server as an http(s) URL without a trailing slash. As client-go reads it, a server without a
+ * scheme ("10.0.0.1:6443") is https when TLS is configured (a CA, a client certificate, or
+ * verification turned off), http otherwise. Anything else is refused here, at start, with where it
+ * came from, not by every request.
+ */
+function serverUrl(server: string, tls: Connection['tls'], where: string): string {
+  const withScheme = server.includes('://') ? server : `${tls.ca || tls.cert || !tls.rejectUnauthorized ? 'https' : 'http'}://${server}`;
+  let url: URL;
+  try {
+    url = new URL(withScheme);
+  } catch {
+    throw new KubeconfigError(`${where} has a server that is not a URL: "${server}"`);
+  }
+  if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.hostname === '') throw new KubeconfigError(`${where} has a server that is not an http(s) URL: "${server}"`);
+  return withScheme.replace(/\/+$/, '');
 }
 
 /** A bearer token read from a file, again at most once a minute (kubelet rotates projected tokens). */

@@ -108,6 +108,17 @@ describe('fromKubeconfig', () => {
   it('says what is wrong with a broken kubeconfig', () => {
     assert.throws(() => fromKubeconfig(config({ token: 'a' }), join(dir, 'config'), 'nope'), (e: Error) => e instanceof KubeconfigError && /no context named nope/.test(e.message));
     assert.throws(() => fromKubeconfig(config({ 'client-certificate': 'missing.crt' }), join(dir, 'config')), /Cannot read the client certificate/);
+    for (const server of ['not a url', 'ftp://10.0.0.1:21', 'https://']) {
+      assert.throws(() => fromKubeconfig(config({ token: 'a' }, { server }), join(dir, 'config')), (e: Error) => e instanceof KubeconfigError && e.message.includes(`the cluster of context ctx has a server that is not`) && e.message.includes(`"${server}"`), server);
+    }
+  });
+
+  it('reads a server without a scheme as client-go does: https with TLS configured, http without', () => {
+    const server = (cluster: Record<string, unknown>) => (fromKubeconfig(config({ token: 'a' }, cluster), join(dir, 'config')) as Connection).server;
+    assert.equal(server({ server: '10.0.0.1:6443' }), 'https://10.0.0.1:6443', 'with a CA');
+    assert.equal(server({ server: '10.0.0.1:6443', 'certificate-authority': undefined, 'insecure-skip-tls-verify': true }), 'https://10.0.0.1:6443');
+    assert.equal(server({ server: 'localhost:8080', 'certificate-authority': undefined }), 'http://localhost:8080');
+    assert.equal(server({ server: 'https://k8s.example/proxy/c-1/' }), 'https://k8s.example/proxy/c-1');
   });
 });
 
