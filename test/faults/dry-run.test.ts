@@ -1,7 +1,7 @@
 // Property-based, against the real API server: specs drawn from the schema that the operator
 // accepts render children the API server accepts too (server-side apply with dryRun=All, as the
 // operator's field manager). A failure is shrunk by fast-check to its smallest spec, which then
-// belongs in test/unit/api/fuzz-counterexamples.test.ts as a table case.
+// belongs in test/unit/api/kubernetes-rules.test.ts as a table case.
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import fc from 'fast-check';

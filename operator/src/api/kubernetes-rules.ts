@@ -4,7 +4,7 @@
 // the field named (InvalidSpec). Found by the property-based test (test/faults/dry-run.test.ts);
 // each rule mirrors the named function of k8s.io/kubernetes/pkg/apis/core/validation.
 import type { V1Toleration } from '@kubernetes/client-node';
-import { isWholeQuantity, MAX_QUANTITY_EXPONENT, parseQuantity } from './quantity.ts';
+import { MAX_QUANTITY_EXPONENT, parseQuantity, wholeQuantity } from './quantity.ts';
 import type { FieldError } from './errors.ts';
 import type { ModelDeploymentSpec, ProbeOverride } from './types.ts';
 
@@ -80,6 +80,12 @@ export function probeKindErrors(field: string, kind: 'readiness' | 'liveness' | 
 
 const STANDARD = new Set(['cpu', 'memory', 'ephemeral-storage']);
 const isHugePages = (name: string): boolean => name.startsWith('hugepages-');
+const isExtended = (name: string): boolean => !STANDARD.has(name) && !isHugePages(name);
+/**
+ * The largest count of an extended resource the API server takes: it checks that the count is whole
+ * on its value in thousandths as a 64-bit integer (MilliValue() % 1000), which wraps above this.
+ */
+export const MAX_EXTENDED_RESOURCE = 9223372036854775n;
 
 /** A name a container may request: standard, huge pages, or an extended resource (a domain outside kubernetes.io). */
 export function isContainerResourceName(name: string): boolean {
@@ -99,14 +105,17 @@ export function resourceErrors(field: string, resources: ModelDeploymentSpec['re
     for (const [name, q] of Object.entries(entries)) {
       const at = entryField(`${field}.${list}`, name);
       const v = value(q);
+      const whole = wholeQuantity(q);
       if (!isContainerResourceName(name)) {
         errors.push({ field: at, message: 'is not a resource a container can ask for: use cpu, memory, ephemeral-storage, hugepages-<size>, or an extended resource with a domain, like nvidia.com/gpu' });
-      } else if (v === undefined || !Number.isFinite(v) || isWholeQuantity(q) === undefined) {
+      } else if (v === undefined || !Number.isFinite(v) || whole === undefined) {
         errors.push({ field: at, message: `must be a Kubernetes quantity, like 500m, 2, 4Gi or 1, with an exponent of at most ${MAX_QUANTITY_EXPONENT}` });
       } else if (v < 0) {
         errors.push({ field: at, message: 'must not be negative' });
-      } else if (!STANDARD.has(name) && !isHugePages(name) && !isWholeQuantity(q)) {
+      } else if (isExtended(name) && whole === null) {
         errors.push({ field: at, message: 'must be a whole number: an extended resource cannot be split' });
+      } else if (isExtended(name) && (whole as bigint) > MAX_EXTENDED_RESOURCE) {
+        errors.push({ field: at, message: `must be at most ${MAX_EXTENDED_RESOURCE}: the API server counts an extended resource in thousandths, in 64 bits` });
       }
     }
   }
@@ -119,7 +128,8 @@ export function resourceErrors(field: string, resources: ModelDeploymentSpec['re
       if (!overcommit) errors.push({ field: at, message: `needs the same value in ${entryField(`${field}.limits`, name)}: this resource cannot be overcommitted` });
       continue;
     }
-    const [r, l] = [value(q) as number, value(limit) as number];
+    // An extended resource's counts are compared exactly: above 2^53 a float takes two counts as one.
+    const [r, l] = isExtended(name) ? [wholeQuantity(q) as bigint, wholeQuantity(limit) as bigint] : [value(q) as number, value(limit) as number];
     if (r > l) errors.push({ field: at, message: `must be at most ${entryField(`${field}.limits`, name)} (${limit})` });
     else if (!overcommit && r !== l) errors.push({ field: at, message: `must equal ${entryField(`${field}.limits`, name)} (${limit}): this resource cannot be overcommitted` });
   }

@@ -23,18 +23,20 @@ const BINARY_EXPONENTS: Record<string, number> = { Ki: 10, Mi: 20, Gi: 30, Ti: 4
 export const MAX_QUANTITY_EXPONENT = 18;
 
 /**
- * Is the quantity exactly a whole number? Decided on its digits, not on a float: "0782.6058970Pi"
- * and "717069e-7504" look whole as floats and are not (the API server rounds a fraction up to 1m,
- * and refuses it for an extended resource). Undefined when it is no quantity, or its exponent is
- * beyond ±MAX_QUANTITY_EXPONENT.
+ * The exact value of a quantity that is a whole number ("2000m", "1Ki", "1.50e1"), decided on its
+ * digits, not on a float: "0782.6058970Pi" and "717069e-7504" look whole as floats and are not (the
+ * API server rounds a fraction up to 1m, and refuses it for an extended resource), and above 2^53 a
+ * float takes two counts for one. Null when it is a quantity but not whole; undefined when it is no
+ * quantity, or its exponent is beyond ±MAX_QUANTITY_EXPONENT.
  */
-export function isWholeQuantity(q: number | string): boolean | undefined {
-  if (typeof q === 'number') return Number.isInteger(q);
+export function wholeQuantity(q: number | string): bigint | null | undefined {
+  if (typeof q === 'number') return Number.isInteger(q) ? BigInt(q) : null;
   const m = quantityRe.exec(q.trim());
   if (!m) return undefined;
+  const sign = m[1]?.startsWith('-') ? -1n : 1n;
   const [int = '', frac = ''] = (m[1] ?? '').replace(/^[+-]/, '').split('.');
   const digits = BigInt(`${int}${frac}` || '0');
-  if (digits === 0n) return true;
+  if (digits === 0n) return 0n;
   let ten = -frac.length;
   let two = 0;
   if (m[2]) {
@@ -44,7 +46,8 @@ export function isWholeQuantity(q: number | string): boolean | undefined {
   } else if (m[3] !== undefined && m[3] in BINARY_EXPONENTS) two = BINARY_EXPONENTS[m[3]] as number;
   else ten += DECIMAL_EXPONENTS[m[3] ?? ''] ?? 0;
   // digits × 10^ten × 2^two is whole when the negative powers divide the digits.
-  if (ten >= 0) return true;
+  const scaled = digits * 2n ** BigInt(two);
+  if (ten >= 0) return sign * scaled * 10n ** BigInt(ten);
   const divisor = 10n ** BigInt(-ten);
-  return (digits * 2n ** BigInt(two)) % divisor === 0n;
+  return scaled % divisor === 0n ? sign * (scaled / divisor) : null;
 }
