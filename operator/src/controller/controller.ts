@@ -17,7 +17,7 @@ import type { Metrics } from '../observability/metrics.ts';
 import type { RenderConfig } from '../render/config.ts';
 import { INSTANCE_LABEL, MANAGED_BY_SELECTOR, NOT_MANAGED_BY_SELECTOR } from '../render/labels.ts';
 import { podForCache, podProblem, replicaSetForCache } from '../status/diagnose.ts';
-import { CHILD_KINDS, reconcile, type ChildKind, type ConflictRef, type HTTPRoute, type ReconcileDeps } from './reconcile.ts';
+import { CHILD_KINDS, forget, reconcile, type ChildKind, type ConflictRef, type HTTPRoute, type ReconcileDeps } from './reconcile.ts';
 import { ABORT_ANNOTATION, PROMOTE_ANNOTATION } from './rollout.ts';
 
 export const CONTROLLER_NAME = 'modeldeployment';
@@ -170,6 +170,7 @@ export class Controller {
       },
       event: (md, type, reason, message) => opts.events.event(md, type, reason, message),
       refusals: new Map(),
+      validated: new Map(),
       log: opts.logger,
       config: opts.renderConfig,
       now: () => new Date(),
@@ -202,7 +203,7 @@ export class Controller {
       },
       delete: (md) => {
         this.watchConflicts(objectKey(md), []);
-        for (const key of deps.refusals.keys()) if (key.startsWith(`${objectKey(md)}/`)) deps.refusals.delete(key);
+        forget(deps, md);
       },
     });
     const enqueueOwner = (child: KubeObject) => {

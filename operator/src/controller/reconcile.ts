@@ -3,11 +3,13 @@
 // status from what the pass saw and wrote. A pass that changes nothing makes no write call.
 //
 //   validate → render → plan (rollout) → ownership → sync children → summarize (status, events, requeue)
+import { isDeepStrictEqual } from 'node:util';
 import type { KubernetesObject, V1Deployment, V1Pod, V1ReplicaSet } from '@kubernetes/client-node';
 import type { ModelDeployment, ModelDeploymentStatus } from '../api/types.ts';
 import { invalidSpecMessage, validateModelDeployment, type ValidModelDeployment } from '../api/validate.ts';
 import type { JsonPatchOp } from '../kube/client.ts';
 import type { EventType } from '../kube/events.ts';
+import { freezeForCache, objectKey } from '../kube/types.ts';
 import type { RenderConfig } from '../render/config.ts';
 import { renderChildren, type DesiredChildren } from '../render/index.ts';
 import { plan, type Plan } from '../rollout/plan.ts';
@@ -76,6 +78,13 @@ export interface ReconcileDeps {
    * refusal into a write loop. Any change (the spec, or the child) tries again.
    */
   refusals: Map<string, { fingerprint: string; error: unknown }>;
+  /**
+   * The last validation of each ModelDeployment's spec, by uid. Most passes find the spec as it was
+   * (status writes and child events leave it alone): they reuse the defaulted spec and its revision
+   * instead of validating, copying and hashing it again. The controller drops an entry when its
+   * ModelDeployment is deleted.
+   */
+  validated: Map<string, Validated>;
   log: { info(msg: string, fields?: object): void; warn(msg: string, fields?: object): void; debug(msg: string, fields?: object): void };
   config: RenderConfig;
   now(): Date;
@@ -87,6 +96,16 @@ export interface HTTPRoute {
   kind?: string;
   metadata?: { name?: string; namespace?: string; resourceVersion?: string };
   spec?: { rules?: Array<{ backendRefs?: Array<{ group?: string; kind?: string; name: string; port?: number; weight?: number }> }> };
+}
+
+/** What the validate step made of one spec (see ReconcileDeps.validated). */
+export interface Validated {
+  /** The spec as cached when last seen: compared whole with the next pass's. */
+  spec: ModelDeployment['spec'];
+  /** The spec with every default, frozen (passes share it); or why the spec is invalid. */
+  outcome: { valid: ValidModelDeployment['spec'] } | { invalidSpec: string };
+  /** The revision of the pod template rendered from it, once a pass has rendered it. */
+  revision?: string;
 }
 
 /** A child name taken by someone else: the controller watches it go away. */
@@ -150,20 +169,39 @@ export interface Pass {
 type Step = (deps: ReconcileDeps, pass: Pass) => Promise<'continue' | 'stop'>;
 
 /** Sets InvalidSpec (Ready=False, Stalled=True) when the spec fails the operator's validation. */
-const validate: Step = async (_deps, pass) => {
-  const validation = validateModelDeployment(pass.md);
-  if (!validation.ok) {
-    pass.invalidSpec = invalidSpecMessage(validation.errors);
+const validate: Step = async (deps, pass) => {
+  const known = validated(deps, pass);
+  if ('invalidSpec' in known.outcome) {
+    pass.invalidSpec = known.outcome.invalidSpec;
     return 'stop';
   }
-  pass.valid = validation.value;
+  pass.valid = { ...pass.md, spec: known.outcome.valid } as ValidModelDeployment;
   return 'continue';
 };
+
+/** The validation of the pass's spec: the last one when the spec is as it was, else a new one. */
+function validated(deps: ReconcileDeps, pass: Pass): Validated {
+  const spec = pass.md.spec;
+  const known = pass.uid ? deps.validated.get(pass.uid) : undefined;
+  if (known !== undefined && (known.spec === spec || isDeepStrictEqual(known.spec, spec))) {
+    known.spec = spec; // the cached copy, so that the one it replaced can go
+    return known;
+  }
+  const validation = validateModelDeployment(pass.md);
+  const fresh: Validated = {
+    spec,
+    outcome: validation.ok ? { valid: freezeForCache(validation.value.spec) } : { invalidSpec: invalidSpecMessage(validation.errors) },
+  };
+  if (pass.uid) deps.validated.set(pass.uid, fresh);
+  return fresh;
+}
 
 /** Sets no condition: renders the desired children (pure) and the spec's revision. */
 const render: Step = async (deps, pass) => {
   pass.desired = renderChildren(pass.valid as ValidModelDeployment, deps.config);
-  pass.revision = revisionOf(pass.desired.deployment.spec?.template);
+  const known = deps.validated.get(pass.uid);
+  pass.revision = known?.revision ?? revisionOf(pass.desired.deployment.spec?.template);
+  if (known !== undefined) known.revision = pass.revision;
   for (const { kind } of CHILD_KINDS) {
     for (const child of deps.ownedChildren(kind, pass.uid)) pass.owned.set(childKey(kind, child.metadata?.name ?? ''), child);
   }
@@ -301,6 +339,13 @@ const route: Step = async (deps, pass) => {
 };
 
 const STEPS: readonly Step[] = [validate, render, planRollout, ownership, sync, route];
+
+/** Drops what the deps keep for a ModelDeployment that was deleted: its refusals and its validation. */
+export function forget(deps: Pick<ReconcileDeps, 'refusals' | 'validated'>, md: ModelDeployment): void {
+  const prefix = `${objectKey(md)}/`;
+  for (const key of deps.refusals.keys()) if (key.startsWith(prefix)) deps.refusals.delete(key);
+  if (md.metadata?.uid) deps.validated.delete(md.metadata.uid);
+}
 
 /** Reconciles the ModelDeployment named by `key` ("namespace/name"). Throws to be retried with backoff. */
 export async function reconcile(deps: ReconcileDeps, key: string, signal: AbortSignal = new AbortController().signal): Promise<ReconcileResult> {

@@ -65,6 +65,7 @@ async function operatorPass(md: ModelDeployment, config: RenderConfig): Promise<
     patchStatus: async (_md, s) => void (status = s),
     event: () => {},
     refusals: new Map(),
+    validated: new Map(),
     log: { info() {}, warn() {}, debug() {} },
     config,
     now: () => new Date('2026-11-27T12:00:00Z'),

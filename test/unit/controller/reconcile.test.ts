@@ -7,7 +7,7 @@ import type { KubernetesObject, V1Pod, V1ReplicaSet } from '@kubernetes/client-n
 import type { ModelDeployment, ModelDeploymentSpec, ModelDeploymentStatus } from '../../../operator/src/api/types.ts';
 import { KubeApiError, NotLeaderError } from '../../../operator/src/kube/errors.ts';
 import { APPLIED_HASH_ANNOTATION, HANDOVER_MANAGER } from '../../../operator/src/controller/children.ts';
-import { reconcile, type ApplyCall, type ChildKind, type HTTPRoute, type ReconcileDeps } from '../../../operator/src/controller/reconcile.ts';
+import { forget, reconcile, type ApplyCall, type ChildKind, type HTTPRoute, type ReconcileDeps, type Validated } from '../../../operator/src/controller/reconcile.ts';
 import type { JsonPatchOp } from '../../../operator/src/kube/client.ts';
 import { freezeForCache, StringPool } from '../../../operator/src/kube/types.ts';
 import { defaultRenderConfig } from '../../../operator/src/render/index.ts';
@@ -52,6 +52,7 @@ class World implements ReconcileDeps {
   terminating = false;
   failStatus: unknown;
   refusals = new Map<string, { fingerprint: string; error: unknown }>();
+  validated = new Map<string, Validated>();
   config = defaultRenderConfig;
   log = { info() {}, warn() {}, debug() {} };
   now = () => new Date('2026-11-27T12:00:00Z');
@@ -249,6 +250,56 @@ describe('reconcile', () => {
     assert.deepEqual(w.writes, []);
     assert.deepEqual(w.events, []);
     assert.deepEqual(w.reads, []);
+  });
+
+  it('validates a spec once: later passes over an equal spec reuse its frozen defaulted copy and revision', async () => {
+    const w = await converged(autoscaled);
+    const entry = w.validated.get('uid-demo');
+    assert.ok(entry && 'valid' in entry.outcome, 'the converged spec is kept, by uid');
+    const valid = entry.outcome.valid;
+    assert.ok(Object.isFrozen(valid) && Object.isFrozen(valid.autoscaling), 'frozen: the passes share it');
+    assert.equal(entry.revision, w.deployment().metadata?.annotations?.['serving.modelship.dev/revision']);
+    // Each pass reads its own copy of the cached object (as after a status write): equal, not the same.
+    await reconcile(w, KEY);
+    assert.equal(w.validated.get('uid-demo'), entry);
+    assert.equal(entry.outcome.valid, valid, 'not validated again');
+    assert.deepEqual(w.writes, []);
+  });
+
+  it('validates again a spec that changed without a new generation (a default a CRD upgrade added), and applies it', async () => {
+    const w = await converged({ replicas: 2 });
+    const before = w.validated.get('uid-demo');
+    const md = w.md();
+    w.put({ ...md, spec: { ...md.spec, replicas: 3 } });
+    await reconcile(w, KEY);
+    assert.notEqual(w.validated.get('uid-demo'), before);
+    assert.equal(w.deployment().spec?.replicas, 3);
+    assert.deepEqual(w.writes.map((x) => `${x.verb} ${x.kind}`).slice(0, 1), ['apply Deployment']);
+  });
+
+  it('keeps the verdict on an invalid spec until the spec changes', async () => {
+    const w = new World();
+    w.put(mdep({ autoscaling: { minReplicas: 5, maxReplicas: 2 } }));
+    await reconcile(w, KEY);
+    const verdict = w.validated.get('uid-demo');
+    assert.ok(verdict && 'invalidSpec' in verdict.outcome);
+    await reconcile(w, KEY);
+    assert.equal(w.validated.get('uid-demo'), verdict);
+    assert.equal(condition(w, 'Ready')?.reason, 'InvalidSpec');
+    w.respec({ autoscaling: { minReplicas: 1, maxReplicas: 2 }, resources: { requests: { cpu: '1' } } });
+    await reconcile(w, KEY);
+    assert.ok('valid' in (w.validated.get('uid-demo')?.outcome ?? {}));
+    assert.notEqual(condition(w, 'Ready')?.reason, 'InvalidSpec');
+  });
+
+  it('forgets a deleted ModelDeployment: its validation and its refusals, no other\'s', async () => {
+    const w = await converged({ replicas: 1 });
+    w.validated.set('uid-other', w.validated.get('uid-demo')!);
+    w.refusals.set('ml/demo/Service/demo', { fingerprint: 'f', error: new Error('x') });
+    w.refusals.set('ml/demo2/Service/demo2', { fingerprint: 'f', error: new Error('x') });
+    forget(w, w.md());
+    assert.deepEqual([...w.validated.keys()], ['uid-other']);
+    assert.deepEqual([...w.refusals.keys()], ['ml/demo2/Service/demo2']);
   });
 
   it('never reports a pod template change as settled before the Deployment has observed it', async () => {
