@@ -55,6 +55,22 @@ function apiVersionOf(kind: ChildKind): string {
 }
 
 /**
+ * Whether an update of a ModelDeployment needs a pass. Our own status writes arrive as updates
+ * too: only a new generation (a spec change), a deletion, a person's promote or abort annotation,
+ * or a new object under the same name (deleted and made again between two lists, perhaps at the
+ * same generation) needs work.
+ */
+export function modelDeploymentChanged(md: KubeObject, old: KubeObject): boolean {
+  const asked = (o: KubeObject) => [PROMOTE_ANNOTATION, ABORT_ANNOTATION].map((a) => o.metadata?.annotations?.[a]).join('\u0000');
+  return (
+    md.metadata?.uid !== old.metadata?.uid ||
+    md.metadata?.generation !== old.metadata?.generation ||
+    md.metadata?.deletionTimestamp !== old.metadata?.deletionTimestamp ||
+    asked(md) !== asked(old)
+  );
+}
+
+/**
  * Whether a child changed in what a reconcile reads of it: its metadata (labels, annotations,
  * owners, deletion; not its resourceVersion), its spec, and of its status only what the
  * ModelDeployment's status reports. A change elsewhere (a PodDisruptionBudget's counts, a
@@ -193,13 +209,10 @@ export class Controller {
 
     this.modelDeployments.on({
       add: (md) => this.enqueue(objectKey(md)),
-      // Our own status writes also arrive here: only a new generation (a spec change) needs work.
-      // A person's promote or abort annotation counts as a change too.
       update: (md, old) => {
-        const asked = (o: typeof md) => [PROMOTE_ANNOTATION, ABORT_ANNOTATION].map((a) => o.metadata?.annotations?.[a]).join('\u0000');
-        if (md.metadata?.generation !== old.metadata?.generation || md.metadata?.deletionTimestamp !== old.metadata?.deletionTimestamp || asked(md) !== asked(old)) {
-          this.enqueue(objectKey(md));
-        }
+        // Deleted and made again under the same name between two lists: the old one is gone.
+        if (md.metadata?.uid !== old.metadata?.uid) forget(deps, old);
+        if (modelDeploymentChanged(md, old)) this.enqueue(objectKey(md));
       },
       delete: (md) => {
         this.watchConflicts(objectKey(md), []);

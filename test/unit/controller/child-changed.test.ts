@@ -1,7 +1,7 @@
 // Which changes of a child wake its ModelDeployment: what the status reports, and drift.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { childChanged } from '../../../operator/src/controller/controller.ts';
+import { childChanged, modelDeploymentChanged } from '../../../operator/src/controller/controller.ts';
 import type { ChildKind } from '../../../operator/src/controller/reconcile.ts';
 import type { KubeObject } from '../../../operator/src/kube/types.ts';
 
@@ -45,5 +45,26 @@ describe('childChanged', () => {
     assert.equal(wakes('PodDisruptionBudget', pdb, { ...pdb, status: { currentHealthy: 1, disruptionsAllowed: 1 } } as KubeObject), false);
     const svc = child('Service', { status: {} });
     assert.equal(wakes('Service', svc, { ...svc, status: { loadBalancer: { ingress: [{ ip: '203.0.113.7' }] } } } as KubeObject), false);
+  });
+});
+
+describe('modelDeploymentChanged', () => {
+  const md = { apiVersion: 'serving.modelship.dev/v1alpha1', kind: 'ModelDeployment', metadata: { name: 'iris', namespace: 'ns', uid: 'u1', resourceVersion: '1', generation: 1 }, spec: { x: 1 } } as KubeObject;
+  const with_ = (metadata: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({ ...md, ...extra, metadata: { ...md.metadata, resourceVersion: '2', ...metadata } }) as KubeObject;
+
+  it('our own status write wakes nothing', () => {
+    assert.equal(modelDeploymentChanged(with_({}, { status: { phase: 'x' } }), md), false);
+  });
+
+  it('a new generation, a deletion, or a promote or abort annotation wakes the model', () => {
+    assert.equal(modelDeploymentChanged(with_({ generation: 2 }), md), true);
+    assert.equal(modelDeploymentChanged(with_({ deletionTimestamp: '2026-12-01T00:00:00Z' }), md), true);
+    assert.equal(modelDeploymentChanged(with_({ annotations: { 'serving.modelship.dev/promote': 'true' } }), md), true);
+    assert.equal(modelDeploymentChanged(with_({ annotations: { 'serving.modelship.dev/abort': 'true' } }), md), true);
+    assert.equal(modelDeploymentChanged(with_({ annotations: { team: 'a' } }), md), false);
+  });
+
+  it('a new object under the same name wakes the model, even at the same generation', () => {
+    assert.equal(modelDeploymentChanged(with_({ uid: 'u2' }), md), true);
   });
 });
