@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -25,10 +25,12 @@ describe('the write fence against real freezes', () => {
   it(`reports every write that a freeze let out after its fence closed (${FREEZES} freezes of ${FREEZE_MS} ms)`, async (t) => {
     const ns = useNamespace(t, 'fence');
     const user = `fence-writer-${randomBytes(3).toString('hex')}`;
-    const out = join(mkdtempSync(join(tmpdir(), 'modelship-fence-')), 'writes.txt');
+    const outDir = mkdtempSync(join(tmpdir(), 'modelship-fence-'));
+    const out = join(outDir, 'writes.txt');
     const from = auditOffset();
     const writer = spawn(process.execPath, [join(import.meta.dirname, 'fence-writer.ts'), kubeconfigFor(user, ['system:masters']), ns, out, '6'], { stdio: 'inherit' });
     t.after(() => writer.kill('SIGKILL'));
+    t.after(() => rmSync(outDir, { recursive: true, force: true }));
     await sleep(3000);
     for (let i = 0; i < FREEZES; i++) {
       await sleep(200 + Math.random() * 800);

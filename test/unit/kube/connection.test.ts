@@ -1,11 +1,11 @@
 // How the operator reads a kubeconfig (and the in-cluster account) without client-node, and the
 // node:https sender it builds from one: the Authorization header per request, streamed bodies.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { stringify } from 'yaml';
 import { fromMergedKubeconfig, inCluster, KubeconfigError, loadConnection, mergeKubeconfigs, type Connection } from '../../../operator/src/kube/connection.ts';
 import { nodeSender } from '../../../operator/src/kube/http.ts';
@@ -15,6 +15,7 @@ import { RestClient } from '../../../operator/src/kube/rest.ts';
 const fromKubeconfig = (text: string, file: string, context?: string) => fromMergedKubeconfig(mergeKubeconfigs([{ text, file }]), file, context);
 
 const dir = mkdtempSync(join(tmpdir(), 'modelship-kubeconfig-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
 writeFileSync(join(dir, 'ca.crt'), 'CA PEM');
 writeFileSync(join(dir, 'token'), 'file-token\n');
 
