@@ -19,6 +19,14 @@ const integrationOnly = args.includes('--integration');
 const soak = args.includes('--soak');
 const files = args.filter((a) => !a.startsWith('--'));
 
+// Node's compile cache for every process the run starts (the typecheck, each test file, every
+// operator, the CLI): the code V8 compiled for a module, kept on disk and used while the file is
+// unchanged. Each test file and each operator start load the same TypeScript and
+// @kubernetes/client-node again; with the cache an operator is ready in 0.39 s instead of 0.69 s
+// (median of 7 here), and the unit files take 13.5 to 17 s instead of 21. It lives in node_modules,
+// so `npm ci` starts it afresh.
+process.env.NODE_COMPILE_CACHE ??= join(root, 'node_modules/.cache/node-compile-cache');
+
 function run(cmd: string, cmdArgs: string[]): number {
   const r = spawnSync(cmd, cmdArgs, { cwd: root, stdio: 'inherit' });
   return r.status ?? 1;

@@ -14,7 +14,8 @@ import { repoRoot } from './harness.ts';
 function machineEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   // NODE_TEST_CONTEXT would make the clone's test runner think it runs inside this test, and skip its files.
-  for (const [k, v] of Object.entries(process.env)) if (!/^npm_/i.test(k) && k !== 'NODE_TEST_CONTEXT') env[k] = v;
+  // NODE_COMPILE_CACHE is the outer run's (test/run.ts): the clone's run sets its own.
+  for (const [k, v] of Object.entries(process.env)) if (!/^npm_/i.test(k) && k !== 'NODE_TEST_CONTEXT' && k !== 'NODE_COMPILE_CACHE') env[k] = v;
   env['PATH'] = (process.env['PATH'] ?? '')
     .split(delimiter)
     .filter((p) => !p.includes(`node_modules${'/'}.bin`) && !p.includes('node-gyp-bin') && !p.startsWith(repoRoot))
