@@ -143,6 +143,8 @@ export interface Pass {
   readonly generation: number;
   readonly signal: AbortSignal;
   readonly fields: { namespace: string; name: string; kind: 'ModelDeployment' };
+  /** The validate step's verdict on the spec (kept across passes in ReconcileDeps.validated). */
+  validation?: Validated;
   valid?: ValidModelDeployment;
   invalidSpec?: string;
   /** The children as render made them for the spec. */
@@ -171,6 +173,7 @@ type Step = (deps: ReconcileDeps, pass: Pass) => Promise<'continue' | 'stop'>;
 /** Sets InvalidSpec (Ready=False, Stalled=True) when the spec fails the operator's validation. */
 const validate: Step = async (deps, pass) => {
   const known = validated(deps, pass);
+  pass.validation = known;
   if ('invalidSpec' in known.outcome) {
     pass.invalidSpec = known.outcome.invalidSpec;
     return 'stop';
@@ -199,9 +202,9 @@ function validated(deps: ReconcileDeps, pass: Pass): Validated {
 /** Sets no condition: renders the desired children (pure) and the spec's revision. */
 const render: Step = async (deps, pass) => {
   pass.desired = renderChildren(pass.valid as ValidModelDeployment, deps.config);
-  const known = deps.validated.get(pass.uid);
-  pass.revision = known?.revision ?? revisionOf(pass.desired.deployment.spec?.template);
-  if (known !== undefined) known.revision = pass.revision;
+  const known = pass.validation as Validated;
+  known.revision ??= revisionOf(pass.desired.deployment.spec?.template);
+  pass.revision = known.revision;
   for (const { kind } of CHILD_KINDS) {
     for (const child of deps.ownedChildren(kind, pass.uid)) pass.owned.set(childKey(kind, child.metadata?.name ?? ''), child);
   }

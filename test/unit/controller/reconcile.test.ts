@@ -266,6 +266,17 @@ describe('reconcile', () => {
     assert.deepEqual(w.writes, []);
   });
 
+  it('hashes the pod template once a spec: a later pass takes the kept revision as it is', async () => {
+    const w = await converged(autoscaled);
+    const entry = w.validated.get('uid-demo');
+    assert.ok(entry);
+    // A revision no hash gives: the pass can only have it from the kept entry.
+    entry.revision = 'kept';
+    await reconcile(w, KEY);
+    assert.equal(entry.revision, 'kept', 'not hashed again');
+    assert.equal(w.deployment().metadata?.annotations?.['serving.modelship.dev/revision'], 'kept', 'and the pass used it');
+  });
+
   it('validates again a spec that changed without a new generation (a default a CRD upgrade added), and applies it', async () => {
     const w = await converged({ replicas: 2 });
     const before = w.validated.get('uid-demo');
