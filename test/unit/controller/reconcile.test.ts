@@ -11,6 +11,7 @@ import { forget, reconcile, type ApplyCall, type ChildKind, type HTTPRoute, type
 import type { JsonPatchOp } from '../../../operator/src/kube/client.ts';
 import { freezeForCache, StringPool } from '../../../operator/src/kube/types.ts';
 import { defaultRenderConfig } from '../../../operator/src/render/index.ts';
+import { REVISION_ANNOTATION } from '../../../operator/src/rollout/slots.ts';
 import { mdep } from '../api/fixtures.ts';
 
 interface Write {
@@ -258,7 +259,7 @@ describe('reconcile', () => {
     assert.ok(entry && 'valid' in entry.outcome, 'the converged spec is kept, by uid');
     const valid = entry.outcome.valid;
     assert.ok(Object.isFrozen(valid) && Object.isFrozen(valid.autoscaling), 'frozen: the passes share it');
-    assert.equal(entry.revision, w.deployment().metadata?.annotations?.['serving.modelship.dev/revision']);
+    assert.equal(entry.revision, w.deployment().metadata?.annotations?.[REVISION_ANNOTATION]);
     // Each pass reads its own copy of the cached object (as after a status write): equal, not the same.
     await reconcile(w, KEY);
     assert.equal(w.validated.get('uid-demo'), entry);
@@ -274,7 +275,7 @@ describe('reconcile', () => {
     entry.revision = 'kept';
     await reconcile(w, KEY);
     assert.equal(entry.revision, 'kept', 'not hashed again');
-    assert.equal(w.deployment().metadata?.annotations?.['serving.modelship.dev/revision'], 'kept', 'and the pass used it');
+    assert.equal(w.deployment().metadata?.annotations?.[REVISION_ANNOTATION], 'kept', 'and the pass used it');
   });
 
   it('validates again a spec that changed without a new generation (a default a CRD upgrade added), and applies it', async () => {
