@@ -1,7 +1,8 @@
 // The operator's watch and list on the real API server: for every built-in kind the operator
 // caches, an event and a list item decode to exactly the object the server serves, less its
 // managedFields, which they cut out of the text before decoding (operator/src/kube/decode.ts,
-// withoutManagedFields). This is the proof that the server encodes those kinds as the cut expects,
+// withoutManagedFields), and, when asked (the pod and ReplicaSet caches), less the spec but its
+// replicas (withoutSpec). This is the proof that the server encodes those kinds as the cuts expect,
 // in what it serves and in its answers to the operator's applies.
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
@@ -28,7 +29,7 @@ function children(): object[] {
       apiVersion: 'apps/v1',
       kind: 'Deployment',
       metadata: { name: 'decode', labels: LABELS, annotations: { note: '"managedFields":[]},"spec":{' } },
-      spec: { replicas: 2, selector, template: { metadata: { labels: LABELS }, spec: { containers: [{ name: 'spec', image: 'registry.example/server:1', ports: [{ name: 'http', containerPort: 8080 }], resources: { requests: { cpu: '100m', memory: '64Mi' } } }] } } },
+      spec: { replicas: 2, selector, template: { metadata: { labels: LABELS, annotations: { note: '},"status":{' } }, spec: { containers: [{ name: 'spec', image: 'registry.example/server:1', ports: [{ name: 'http', containerPort: 8080 }], resources: { requests: { cpu: '100m', memory: '64Mi' } } }] } } },
     },
     { apiVersion: 'v1', kind: 'Service', metadata: { name: 'decode', labels: LABELS }, spec: { selector: LABELS, ports: [{ name: 'http', port: 80, targetPort: 'http' }] } },
     {
@@ -50,7 +51,7 @@ describe("the operator's watch on a real API server", () => {
     assert.throws(() => kubectl(['apply', '--dry-run=server', '-f', '-'], { input: JSON.stringify(crd) }), /spec\.group: Invalid value: "nodot": should be a domain with at least one dot/);
   });
 
-  it('decodes each built-in kind it caches, watched and listed, as the server serves it, without managedFields', async (t) => {
+  it('decodes each built-in kind it caches, watched and listed, as the server serves it, without managedFields, and without the spec but its replicas when asked', async (t) => {
     const ns = useNamespace(t, 'decode');
     kubectl(['apply', '--server-side', '--field-manager=modelship', '-n', ns, '-f', '-'], { input: children().map((c) => JSON.stringify(c)).join('\n') });
     const rest = adminRest();
@@ -64,32 +65,39 @@ describe("the operator's watch on a real API server", () => {
     for (const { apiVersion, kind } of KINDS) {
       // A version is compared only when the GET and the watch served the same resourceVersion.
       const compared = await eventually(`${kind}: every object watched and read at the same version`, async () => {
-        const lw = restListerWatcher<KubeObject>(rest, { apiVersion, kind, namespace: ns, labelSelector: 'app.kubernetes.io/instance=decode' });
-        const listed = await lw.list(new AbortController().signal, (o) => o);
-        const names = listed.items.map((o) => o.metadata?.name ?? '');
-        const watched = new Map<string, KubeObject>();
-        const stop = new AbortController();
-        const timer = setTimeout(() => stop.abort(), 5000);
-        // From resourceVersion 0: the server's ADDED for each object it holds, then changes.
-        await lw.watch('0', (e) => {
-          if (e.type !== 'ADDED' && e.type !== 'MODIFIED') return;
-          watched.set(e.object.metadata?.name ?? '', e.object);
-          if (names.every((n) => watched.has(n))) stop.abort();
-        }, stop.signal);
-        clearTimeout(timer);
-        const pairs: Array<{ got: KubeObject; seen: KubeObject; listedAs: KubeObject }> = [];
-        for (const [i, name] of names.entries()) {
+        const observe = async (withoutSpec: boolean) => {
+          const lw = restListerWatcher<KubeObject>(rest, { apiVersion, kind, namespace: ns, labelSelector: 'app.kubernetes.io/instance=decode', withoutSpec });
+          const listed = await lw.list(new AbortController().signal, (o) => o);
+          const names = listed.items.map((o) => o.metadata?.name ?? '');
+          const watched = new Map<string, KubeObject>();
+          const stop = new AbortController();
+          const timer = setTimeout(() => stop.abort(), 5000);
+          // From resourceVersion 0: the server's ADDED for each object it holds, then changes.
+          await lw.watch('0', (e) => {
+            if (e.type !== 'ADDED' && e.type !== 'MODIFIED') return;
+            watched.set(e.object.metadata?.name ?? '', e.object);
+            if (names.every((n) => watched.has(n))) stop.abort();
+          }, stop.signal);
+          clearTimeout(timer);
+          return { names, listed: listed.items, watched };
+        };
+        const [whole, lean] = [await observe(false), await observe(true)];
+        const pairs: Array<{ got: KubeObject; seen: KubeObject; listedAs: KubeObject; seenLean: KubeObject; listedLean: KubeObject }> = [];
+        for (const [i, name] of whole.names.entries()) {
           const got = await client.get<KubeObject>({ apiVersion, kind, namespace: ns, name });
-          const seen = watched.get(name);
-          const listedAs = listed.items[i];
+          const seen = whole.watched.get(name);
+          const listedAs = whole.listed[i];
+          const seenLean = lean.watched.get(name);
+          const listedLean = lean.listed[i];
           const version = got?.metadata?.resourceVersion;
-          if (!got || !seen || !listedAs || seen.metadata?.resourceVersion !== version || listedAs.metadata?.resourceVersion !== version) return false;
-          pairs.push({ got, seen, listedAs });
+          if (!got || !seen || !listedAs || !seenLean || !listedLean || lean.names[i] !== name) return false;
+          if ([seen, listedAs, seenLean, listedLean].some((o) => o.metadata?.resourceVersion !== version)) return false;
+          pairs.push({ got, seen, listedAs, seenLean, listedLean });
         }
         return pairs.length > 0 && pairs;
       }, 60_000, 500);
       assert.equal(compared.length, kind === 'Pod' ? 2 : 1, kind);
-      for (const { got, seen, listedAs } of compared) {
+      for (const { got, seen, listedAs, seenLean, listedLean } of compared) {
         const name = got.metadata?.name;
         assert.ok((got.metadata?.managedFields?.length ?? 0) > 0, `${kind} ${name} is served with managedFields, or this proves nothing`);
         assert.equal('managedFields' in (seen.metadata ?? {}), false, `${kind} ${name}: the watch decoded its managedFields`);
@@ -97,6 +105,12 @@ describe("the operator's watch on a real API server", () => {
         assert.deepEqual(seen, { ...got, metadata }, `${kind} ${name}, watched`);
         assert.equal('managedFields' in (listedAs.metadata ?? {}), false, `${kind} ${name}: the list decoded its managedFields`);
         assert.deepEqual(listedAs, { ...got, metadata }, `${kind} ${name}, listed`);
+        // Without the spec: what is left is the object less its spec, with the replicas if it has them.
+        const spec = (got as { spec?: { replicas?: number } }).spec ?? {};
+        assert.ok(Object.keys(spec).length > 1 && 'status' in got, `${kind} ${name} is served with a spec to cut and a status, or this proves nothing`);
+        const lean = { ...got, metadata, spec: spec.replicas === undefined ? {} : { replicas: spec.replicas } };
+        assert.deepEqual(seenLean, lean, `${kind} ${name}, watched without its spec`);
+        assert.deepEqual(listedLean, lean, `${kind} ${name}, listed without its spec`);
       }
     }
   });

@@ -141,11 +141,11 @@ export class Controller {
     // Only what the diagnosis reads is cached of these (status/diagnose.ts).
     this.replicaSets = new Informer<V1ReplicaSet & KubeObject>({
       ...common, apiVersion: 'apps/v1', kind: 'ReplicaSet', labelSelector: MANAGED_BY_SELECTOR,
-      transform: (rs) => replicaSetForCache(rs) as V1ReplicaSet & KubeObject, index: byInstance,
+      transform: (rs) => replicaSetForCache(rs) as V1ReplicaSet & KubeObject, withoutSpec: true, index: byInstance,
     });
     this.pods = new Informer<V1Pod & KubeObject>({
       ...common, apiVersion: 'v1', kind: 'Pod', labelSelector: MANAGED_BY_SELECTOR,
-      transform: (pod) => podForCache(pod) as V1Pod & KubeObject, index: byInstance,
+      transform: (pod) => podForCache(pod) as V1Pod & KubeObject, withoutSpec: true, index: byInstance,
     });
 
     const client = opts.client;

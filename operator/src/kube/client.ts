@@ -53,6 +53,8 @@ export interface ListAllOptions<T> extends ListOptions {
   keep?: (item: T) => T;
   /** Decode items without metadata.managedFields (built-in kinds only: see decode.ts). */
   withoutManagedFields?: boolean;
+  /** With withoutManagedFields: decode items without the spec but its replicas too (decode.ts). */
+  withoutSpec?: boolean;
 }
 
 /** Accept headers that ask the API server for metadata only (meta.k8s.io/v1 PartialObjectMetadata). */
@@ -224,7 +226,7 @@ export async function listAll<T extends KubeObject>(rest: RestClient, apiVersion
       signal: options.signal,
       ...(options.metadataOnly ? { accept: METADATA_LIST_ACCEPT } : {}),
     });
-    const scanner = new ListScanner<T>(take, options.withoutManagedFields === true);
+    const scanner = new ListScanner<T>(take, options.withoutManagedFields === true, options.withoutSpec === true);
     try {
       await response.each((chunk) => scanner.push(chunk));
     } catch (err) {

@@ -25,11 +25,43 @@ export function isBuiltIn(apiVersion: string): boolean {
   return slash === -1 || !apiVersion.slice(0, slash).includes('.');
 }
 
-/** JSON.parse, with managedFields cut out first when `cut` (a built-in kind's text). */
-export function decode<T>(text: string, cut: boolean): T {
+const SPEC = '},"spec":{';
+const STATUS = '},"status":{';
+const REPLICAS = '"replicas":';
+
+/**
+ * An object's text (after withoutManagedFields) with its spec emptied but for a leading
+ * `"replicas":N`: for caches that keep no more of the spec than that (pods, ReplicaSets), whose
+ * spec (the pod's, or the ReplicaSet's pod template) is three quarters of what is left to decode.
+ *
+ * Built-in kinds only, for the same reason as above: spec follows metadata (so `},"spec":{` is
+ * where metadata ends), status follows spec, and replicas is the spec's first field where it has
+ * one (ReplicaSetSpec). The cut ends at the first `},"status":{` after the spec opens: a quote
+ * inside a JSON string is always escaped, so both are structural. Were that `}` not the spec's own
+ * but one inside it, the text cut out would open more objects than it closes, the rest could not
+ * parse, and decode() would fall back to the whole text.
+ */
+export function withoutSpec(text: string): string {
+  const open = text.indexOf(SPEC);
+  if (open === -1) return text;
+  let from = open + SPEC.length;
+  if (text.startsWith(REPLICAS, from)) {
+    from += REPLICAS.length;
+    for (let c = text.charCodeAt(from); c >= 0x30 && c <= 0x39; c = text.charCodeAt(from)) from++;
+  }
+  const close = text.indexOf(STATUS, from);
+  return close === -1 || close === from ? text : text.slice(0, from) + text.slice(close);
+}
+
+/**
+ * JSON.parse, with managedFields cut out first when `cut` (a built-in kind's text), and the spec
+ * but its replicas too when `spec` is also set.
+ */
+export function decode<T>(text: string, cut: boolean, spec = false): T {
   if (cut) {
     try {
-      return JSON.parse(withoutManagedFields(text)) as T;
+      const lean = withoutManagedFields(text);
+      return JSON.parse(spec ? withoutSpec(lean) : lean) as T;
     } catch {
       // Not the shape the cut expects: the whole text says why, or decodes.
     }

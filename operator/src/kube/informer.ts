@@ -130,6 +130,11 @@ export interface InformerOptions<T> {
    * decoded, returns what to store. Default: all but metadata.managedFields.
    */
   transform?: (obj: T) => T;
+  /**
+   * The transform keeps no more of the spec than its replicas: decode each object without the
+   * rest (built-in kinds only: decode.ts), which is most of a pod or a ReplicaSet.
+   */
+  withoutSpec?: boolean;
   /** A secondary index (a cache indexer): objects are found by this value with byIndex(). */
   index?: (obj: T) => string | undefined;
   /** Builds the LIST/WATCH for a namespace (undefined = all). Defaults to the REST one on `rest`. */
@@ -319,6 +324,7 @@ export class Informer<T extends KubeObject> {
       labelSelector: this.options.labelSelector,
       fieldSelector: this.options.fieldSelector,
       ...(this.options.metadataOnly ? { metadataOnly: true } : {}),
+      ...(this.options.withoutSpec ? { withoutSpec: true } : {}),
       ...(this.options.inactivityTimeoutMs !== undefined ? { inactivityTimeoutMs: this.options.inactivityTimeoutMs } : {}),
     });
   }

@@ -29,11 +29,16 @@ export class ListScanner<T> {
   private readonly rest: Buffer[] = [];
   private readonly onItem: (item: T) => void;
   private readonly cut: boolean;
+  private readonly withoutSpec: boolean;
 
-  /** `cut`: decode each item without its metadata.managedFields (a built-in kind's list: decode.ts). */
-  constructor(onItem: (item: T) => void, cut = false) {
+  /**
+   * `cut`: decode each item without its metadata.managedFields (a built-in kind's list: decode.ts);
+   * `withoutSpec`: and without its spec but the replicas.
+   */
+  constructor(onItem: (item: T) => void, cut = false, withoutSpec = false) {
     this.onItem = onItem;
     this.cut = cut;
+    this.withoutSpec = withoutSpec;
   }
 
   /** Reads the next bytes of the answer. */
@@ -79,7 +84,7 @@ export class ListScanner<T> {
       } else if (b === CLOSE_OBJECT || b === CLOSE_ARRAY) {
         depth--;
         if (inItems && depth === 2 && b === CLOSE_OBJECT) {
-          this.onItem(decode<T>(this.item.take(chunk, this.itemStart, i + 1), this.cut));
+          this.onItem(decode<T>(this.item.take(chunk, this.itemStart, i + 1), this.cut, this.withoutSpec));
           this.itemStart = -1;
         } else if (inItems && depth === 1) {
           inItems = false;

@@ -41,6 +41,8 @@ export interface RestListerWatcherOptions {
   fieldSelector?: string;
   /** Only the objects' metadata (PartialObjectMetadata), for caches that need names and labels. */
   metadataOnly?: boolean;
+  /** Decode without the spec but its replicas (a built-in kind whose cache keeps no more: decode.ts). */
+  withoutSpec?: boolean;
   /**
    * A watch with no bytes for this long is treated as dead. The server sends bookmarks about
    * once a minute to watches that allow them, so a quiet healthy watch stays under it.
@@ -58,9 +60,10 @@ export function restListerWatcher<T extends KubeObject>(rest: RestClient, option
   const random = options.random ?? Math.random;
   const path = resourcePath(options.apiVersion, options.kind, options.namespace);
   const cut = !options.metadataOnly && isBuiltIn(options.apiVersion);
+  const withoutSpec = cut && options.withoutSpec === true;
   const withTypeMeta = (obj: T): T => (obj.apiVersion && obj.kind ? obj : { ...obj, apiVersion: options.apiVersion, kind: options.kind });
   return {
-    list: (signal, keep) => listAll<T>(rest, options.apiVersion, options.kind, { namespace: options.namespace, labelSelector: options.labelSelector, fieldSelector: options.fieldSelector, signal, ...(options.metadataOnly ? { metadataOnly: true } : {}), withoutManagedFields: cut, keep }),
+    list: (signal, keep) => listAll<T>(rest, options.apiVersion, options.kind, { namespace: options.namespace, labelSelector: options.labelSelector, fieldSelector: options.fieldSelector, signal, ...(options.metadataOnly ? { metadataOnly: true } : {}), withoutManagedFields: cut, ...(withoutSpec ? { withoutSpec } : {}), keep }),
     async watch(resourceVersion, onEvent, signal) {
       const local = new AbortController();
       const onAbort = (): void => local.abort();
@@ -107,7 +110,7 @@ export function restListerWatcher<T extends KubeObject>(rest: RestClient, option
         // joined from its pieces once, so no growing string is built across chunks.
         const handle = (line: string): WatchEnd | undefined => {
           if (line.trim() === '') return undefined;
-          const event = decode<{ type: string; object: unknown }>(line, cut);
+          const event = decode<{ type: string; object: unknown }>(line, cut, withoutSpec);
           if (event.type === 'ERROR') {
             const status = event.object as StatusBody;
             response.cancel();

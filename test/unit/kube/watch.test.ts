@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
 import { RestClient, type HttpResponse } from '../../../operator/src/kube/rest.ts';
-import { isBuiltIn, withoutManagedFields } from '../../../operator/src/kube/decode.ts';
+import { decode, isBuiltIn, withoutManagedFields, withoutSpec } from '../../../operator/src/kube/decode.ts';
 import { restListerWatcher, type WatchEvent } from '../../../operator/src/kube/watch.ts';
 import type { KubeObject } from '../../../operator/src/kube/types.ts';
 import { createMetrics } from '../../../operator/src/observability/metrics.ts';
@@ -47,7 +47,7 @@ const custom = {
 };
 
 /** A ListerWatcher whose every request is answered with `text`, in chunks of `size` bytes. */
-function answering<T extends KubeObject>(apiVersion: string, kind: string, text: string, size: number, metadataOnly = false) {
+function answering<T extends KubeObject>(apiVersion: string, kind: string, text: string, size: number, metadataOnly = false, noSpec = false) {
   const response: HttpResponse = {
     status: 200,
     text: async () => text,
@@ -58,11 +58,11 @@ function answering<T extends KubeObject>(apiVersion: string, kind: string, text:
     cancel() {},
   };
   const rest = new RestClient({ server: 'https://k8s.test:6443', sender: { send: async () => response } }, { metrics: createMetrics(new Registry(), { defaultMetrics: false }) });
-  return restListerWatcher<T>(rest, { apiVersion, kind, ...(metadataOnly ? { metadataOnly: true } : {}) });
+  return restListerWatcher<T>(rest, { apiVersion, kind, ...(metadataOnly ? { metadataOnly: true } : {}), ...(noSpec ? { withoutSpec: true } : {}) });
 }
 
-function watchOf<T extends KubeObject>(apiVersion: string, kind: string, lines: string[], opts: { metadataOnly?: boolean; chunk?: number } = {}): Promise<Array<WatchEvent<T>>> {
-  const lw = answering<T>(apiVersion, kind, lines.join('\n') + '\n', opts.chunk ?? 97, opts.metadataOnly);
+function watchOf<T extends KubeObject>(apiVersion: string, kind: string, lines: string[], opts: { metadataOnly?: boolean; chunk?: number; withoutSpec?: boolean } = {}): Promise<Array<WatchEvent<T>>> {
+  const lw = answering<T>(apiVersion, kind, lines.join('\n') + '\n', opts.chunk ?? 97, opts.metadataOnly, opts.withoutSpec);
   const events: Array<WatchEvent<T>> = [];
   return lw.watch('1', (e) => events.push(e), new AbortController().signal).then((end) => {
     assert.deepEqual(end, { kind: 'closed' });
@@ -93,6 +93,53 @@ describe('withoutManagedFields', () => {
   });
 });
 
+// A ReplicaSet and a pod in the order of their Go types (metadata, spec with replicas first where
+// the kind has it, status), their strings holding the text the spec cut looks for, escaped.
+const replicaSet = {
+  kind: 'ReplicaSet',
+  apiVersion: 'apps/v1',
+  metadata: { ...deployment.metadata, name: 'fraud-7c9', annotations: { 'deployment.kubernetes.io/revision': '2', note: '},"status":{"spec":{' } },
+  spec: { replicas: 12, selector: { matchLabels: { app: 'fraud' } }, template: { metadata: { annotations: { a: '},"status":{' } }, spec: { containers: [{ name: 'status', image: 'img', args: ['},"status":{'] }] } } },
+  status: { replicas: 12, readyReplicas: 3, conditions: [] },
+};
+const pod = {
+  kind: 'Pod',
+  apiVersion: 'v1',
+  metadata: { ...deployment.metadata, name: 'fraud-7c9-x1' },
+  spec: { volumes: [{ name: 'model', emptyDir: {} }], containers: [{ name: 'server', image: 'img', env: [{ name: 'A', value: '},"status":{' }] }], nodeName: 'n1' },
+  status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] },
+};
+const lean = <O extends { metadata: object; spec: object }>(o: O, spec: object) => ({ ...withoutMf(o as unknown as typeof deployment), spec }) as unknown as O;
+
+describe('withoutSpec', () => {
+  it("empties a ReplicaSet's spec but its replicas, and a pod's whole, whatever their strings hold", () => {
+    for (const [obj, spec] of [[replicaSet, { replicas: 12 }], [pod, {}]] as const) {
+      const text = withoutManagedFields(line('MODIFIED', obj));
+      const cut = withoutSpec(text);
+      assert.deepEqual(JSON.parse(cut), { type: 'MODIFIED', object: lean(obj, spec) }, obj.kind);
+      assert.equal(cut.length, text.length - JSON.stringify(obj.spec).length + JSON.stringify(spec).length, obj.kind);
+      assert.deepEqual(decode(line('MODIFIED', obj), true, true), { type: 'MODIFIED', object: lean(obj, spec) }, obj.kind);
+    }
+  });
+
+  it('leaves a text with nothing to cut as it is: no spec, a spec of replicas alone or empty, no status', () => {
+    const texts = [
+      line('BOOKMARK', { kind: 'Pod', apiVersion: 'v1', metadata: { resourceVersion: '20' } }),
+      line('ADDED', { ...replicaSet, spec: { replicas: 3 } }),
+      line('ADDED', { ...pod, spec: {} }),
+      line('ADDED', { kind: 'Pod', apiVersion: 'v1', metadata: { name: 'p' }, spec: { nodeName: 'n1' } }),
+    ];
+    for (const text of texts) assert.equal(withoutSpec(text), text);
+  });
+
+  it('decodes the whole text when the first `},"status":{` is inside the spec (the cut would not parse)', () => {
+    const odd = { ...pod, spec: { containers: [{ name: 'x' }], overhead: { cpu: '1' }, status: { nested: true } } };
+    assert.throws(() => JSON.parse(withoutSpec(line('ADDED', odd))) as unknown, SyntaxError, 'the cut must be wrong here, or this test proves nothing');
+    assert.deepEqual(decode(line('ADDED', odd), true, true), { type: 'ADDED', object: odd });
+    assert.deepEqual(decode(line('ADDED', odd), false, true), { type: 'ADDED', object: odd }, 'never without the managedFields cut (a custom resource)');
+  });
+});
+
 describe('restListerWatcher decodes events', () => {
   it('of a built-in kind without their managedFields, across chunk boundaries', async () => {
     const scaled = { ...deployment, status: { replicas: 3, conditions: [] } };
@@ -103,10 +150,22 @@ describe('restListerWatcher decodes events', () => {
     ]);
   });
 
+  it('of a built-in kind without their spec but its replicas, when asked', async () => {
+    const events = await watchOf('apps/v1', 'ReplicaSet', [line('ADDED', replicaSet), line('MODIFIED', pod)], { chunk: 61, withoutSpec: true });
+    assert.deepEqual(events, [
+      { type: 'ADDED', object: lean(replicaSet, { replicas: 12 }) },
+      { type: 'MODIFIED', object: lean(pod, {}) },
+    ]);
+    const whole = await watchOf('apps/v1', 'ReplicaSet', [line('ADDED', replicaSet)]);
+    assert.deepEqual(whole, [{ type: 'ADDED', object: withoutMf(replicaSet as unknown as typeof deployment) }], 'the spec is kept unless asked');
+  });
+
   it('of a custom resource whole (its keys are sorted: the cut would take the wrong text)', async () => {
     assert.throws(() => JSON.parse(withoutManagedFields(line('ADDED', custom))) as unknown, SyntaxError, 'the cut must be wrong for a custom resource, or this test proves nothing');
     const events = await watchOf('serving.modelship.dev/v1alpha1', 'ModelDeployment', [line('ADDED', custom)]);
     assert.deepEqual(events, [{ type: 'ADDED', object: custom }]);
+    const asked = await watchOf('serving.modelship.dev/v1alpha1', 'ModelDeployment', [line('ADDED', custom)], { withoutSpec: true });
+    assert.deepEqual(asked, [{ type: 'ADDED', object: custom }], 'withoutSpec is for built-in kinds only');
   });
 
   it('whole when the cut would not decode: an object of a built-in kind in an unexpected shape', async () => {
@@ -119,10 +178,10 @@ describe('restListerWatcher decodes events', () => {
 });
 
 describe('restListerWatcher lists', () => {
-  const listOf = async <T extends KubeObject>(apiVersion: string, kind: string, items: object[], chunk: number): Promise<T[]> => {
+  const listOf = async <T extends KubeObject>(apiVersion: string, kind: string, items: object[], chunk: number, noSpec = false): Promise<T[]> => {
     // List items of built-in kinds come without apiVersion and kind, as the API server sends them.
     const text = JSON.stringify({ kind: `${kind}List`, apiVersion, metadata: { resourceVersion: '30' }, items });
-    const list = await answering<T>(apiVersion, kind, text, chunk).list(new AbortController().signal, (o) => o);
+    const list = await answering<T>(apiVersion, kind, text, chunk, false, noSpec).list(new AbortController().signal, (o) => o);
     assert.equal(list.resourceVersion, '30');
     return list.items;
   };
@@ -132,6 +191,13 @@ describe('restListerWatcher lists', () => {
     const scaled = { ...item, status: { replicas: 3, conditions: [] } };
     for (const chunk of [1, 7, 61, 4096]) {
       assert.deepEqual(await listOf('apps/v1', 'Deployment', [item, scaled], chunk), [withoutMf(deployment), withoutMf({ ...deployment, status: scaled.status })], `chunks of ${chunk}`);
+    }
+  });
+
+  it("a built-in kind without its items' spec but the replicas, when asked, in chunks of 1, 61 and 4,096 bytes", async () => {
+    const { kind: _k, apiVersion: _a, ...item } = replicaSet;
+    for (const chunk of [1, 61, 4096]) {
+      assert.deepEqual(await listOf('apps/v1', 'ReplicaSet', [item, item], chunk, true), [lean(replicaSet, { replicas: 12 }), lean(replicaSet, { replicas: 12 })], `chunks of ${chunk}`);
     }
   });
 
