@@ -171,7 +171,9 @@ export function diagnose(input: DiagnosisInput): Diagnosis | undefined {
 }
 
 // What the caches keep: the fields read above, and the metadata to find owners. Dropping the rest
-// (the pod spec above all) is what makes watching every pod affordable.
+// (the pod spec above all) is what makes watching every pod affordable. Nothing here reads a spec
+// but a ReplicaSet's replicas: the pod and ReplicaSet informers decode without the rest
+// (kube/decode.ts, withoutSpec).
 
 function pick<T extends object, K extends keyof T>(obj: T | undefined, keys: readonly K[]): Pick<T, K> | undefined {
   if (obj === undefined) return undefined;

@@ -47,7 +47,7 @@ const custom = {
 };
 
 /** A ListerWatcher whose every request is answered with `text`, in chunks of `size` bytes. */
-function answering<T extends KubeObject>(apiVersion: string, kind: string, text: string, size: number, metadataOnly = false, noSpec = false) {
+function answering<T extends KubeObject>(apiVersion: string, kind: string, text: string, size: number, opts: { metadataOnly?: boolean; withoutSpec?: boolean } = {}) {
   const response: HttpResponse = {
     status: 200,
     text: async () => text,
@@ -58,11 +58,12 @@ function answering<T extends KubeObject>(apiVersion: string, kind: string, text:
     cancel() {},
   };
   const rest = new RestClient({ server: 'https://k8s.test:6443', sender: { send: async () => response } }, { metrics: createMetrics(new Registry(), { defaultMetrics: false }) });
-  return restListerWatcher<T>(rest, { apiVersion, kind, ...(metadataOnly ? { metadataOnly: true } : {}), ...(noSpec ? { withoutSpec: true } : {}) });
+  return restListerWatcher<T>(rest, { apiVersion, kind, ...opts });
 }
 
 function watchOf<T extends KubeObject>(apiVersion: string, kind: string, lines: string[], opts: { metadataOnly?: boolean; chunk?: number; withoutSpec?: boolean } = {}): Promise<Array<WatchEvent<T>>> {
-  const lw = answering<T>(apiVersion, kind, lines.join('\n') + '\n', opts.chunk ?? 97, opts.metadataOnly, opts.withoutSpec);
+  const { chunk, ...lwOpts } = opts;
+  const lw = answering<T>(apiVersion, kind, lines.join('\n') + '\n', chunk ?? 97, lwOpts);
   const events: Array<WatchEvent<T>> = [];
   return lw.watch('1', (e) => events.push(e), new AbortController().signal).then((end) => {
     assert.deepEqual(end, { kind: 'closed' });
@@ -178,10 +179,10 @@ describe('restListerWatcher decodes events', () => {
 });
 
 describe('restListerWatcher lists', () => {
-  const listOf = async <T extends KubeObject>(apiVersion: string, kind: string, items: object[], chunk: number, noSpec = false): Promise<T[]> => {
+  const listOf = async <T extends KubeObject>(apiVersion: string, kind: string, items: object[], chunk: number, withoutSpec = false): Promise<T[]> => {
     // List items of built-in kinds come without apiVersion and kind, as the API server sends them.
     const text = JSON.stringify({ kind: `${kind}List`, apiVersion, metadata: { resourceVersion: '30' }, items });
-    const list = await answering<T>(apiVersion, kind, text, chunk, false, noSpec).list(new AbortController().signal, (o) => o);
+    const list = await answering<T>(apiVersion, kind, text, chunk, { withoutSpec }).list(new AbortController().signal, (o) => o);
     assert.equal(list.resourceVersion, '30');
     return list.items;
   };

@@ -111,4 +111,15 @@ describe('what the caches keep', () => {
     assert.equal(cached.spec?.template, undefined);
     assert.deepEqual(cached.status?.conditions, [{ type: 'ReplicaFailure', status: 'True', reason: 'FailedCreate', message: 'm' }]);
   });
+
+  it("reads nothing of a spec but a ReplicaSet's replicas, which is all the informers decode of it (withoutSpec)", () => {
+    const full = { ...oom(5), spec: { nodeName: 'n1', containers: [{ name: 'server', image: 'x' }] } };
+    assert.deepEqual(podForCache({ ...full, spec: {} } as typeof full), podForCache(full));
+    const rs: V1ReplicaSet = {
+      metadata: { name: 'm-1', uid: 'u', labels: { 'app.kubernetes.io/instance': 'm' }, ownerReferences: owner('dep', 'Deployment') },
+      spec: { replicas: 2, minReadySeconds: 5, selector: { matchLabels: { a: 'b' } }, template: { spec: { containers: [{ name: 'server', image: 'x' }] } } },
+      status: { replicas: 1, readyReplicas: 1 },
+    };
+    assert.deepEqual(replicaSetForCache({ ...rs, spec: { replicas: 2 } as V1ReplicaSet['spec'] }), replicaSetForCache(rs));
+  });
 });
