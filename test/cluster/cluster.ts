@@ -7,12 +7,14 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { clusterDir, ensureBinaries, ensureModuleTools, targets } from './build.ts';
 import { parseAllDocuments, stringify } from 'yaml';
 import { clientCert, kubeconfigYaml, makePki, servingCert } from './pki.ts';
+import { freePort } from './ports.ts';
+
+export { freePort };
 
 export const repoRoot = join(clusterDir, '..', '..');
 export const stateDir = process.env.MODELSHIP_CLUSTER_DIR ?? join(repoRoot, '.cluster');
@@ -39,19 +41,6 @@ export const NODE_COUNT = 3;
 
 function log(msg: string): void {
   process.stderr.write(`[cluster] ${msg}\n`);
-}
-
-/** A TCP port on 127.0.0.1 that nothing listens on now. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 export function isAlive(pid: number | undefined): boolean {
