@@ -10,7 +10,7 @@
 import { spawnSync } from 'node:child_process';
 import { globSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -53,7 +53,8 @@ if (soak) process.env.MODELSHIP_FAULTS_MODELS ??= '300';
 
 const onCluster = (f: string): boolean => f.includes('integration') || f.includes('faults');
 // The soak's test is longer than any other (10 minutes of churn, then convergence).
-const baseArgs = ['--test', '--test-reporter=spec', `--test-timeout=${soak ? 3_600_000 : 600_000}`];
+// test/watchdog.ts in every file's process: a file whose process outlives its tests by a minute fails.
+const baseArgs = [`--import=${pathToFileURL(join(root, 'test/watchdog.ts')).href}`, '--test', '--test-reporter=spec', `--test-timeout=${soak ? 3_600_000 : 600_000}`];
 // Files without the cluster first, two at a time (they share nothing).
 const unitArgs = [...baseArgs, '--test-concurrency=2'];
 // Then one file at a time on the cluster: the integration files share one cluster, and each runs
