@@ -51,7 +51,12 @@ export async function faultyPath(user: string, upstream = cluster().server): Pro
     clientCert: id.cert,
     clientKey: id.key,
   });
-  const toxi = await Toxiproxy.start(`127.0.0.1:${proxy.port}`);
+  // A failed start leaves nothing listening: a server left open keeps the test file's process alive
+  // after its last test (CI once waited 86 minutes on one).
+  const toxi = await Toxiproxy.start(`127.0.0.1:${proxy.port}`).catch(async (err: unknown) => {
+    await proxy.close();
+    throw err;
+  });
   const kubeconfig = kubeconfigAt(`https://127.0.0.1:${toxi.listenPort}`, user, `faulty-${user}.kubeconfig`);
   return {
     proxy,

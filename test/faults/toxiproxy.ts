@@ -21,29 +21,52 @@ export class Toxiproxy {
   private readonly child: ChildProcess;
   private readonly name = 'apiserver';
 
-  private constructor(child: ChildProcess, apiPort: number, listenPort: number) {
-    this.child = child;
+  private constructor(apiPort: number, listenPort: number) {
+    this.child = spawn(bin('toxiproxy'), ['-host', '127.0.0.1', '-port', String(apiPort)], { stdio: 'ignore' });
     this.api = `http://127.0.0.1:${apiPort}`;
     this.listenPort = listenPort;
   }
 
-  /** Starts toxiproxy with one proxy from a free port on 127.0.0.1 to `upstream` (host:port). */
-  static async start(upstream: string): Promise<Toxiproxy> {
-    const [apiPort, listenPort] = [await freePort(), await freePort()];
-    const child = spawn(bin('toxiproxy'), ['-host', '127.0.0.1', '-port', String(apiPort)], { stdio: 'ignore' });
-    const t = new Toxiproxy(child, apiPort, listenPort);
+  /** The process's id, while it runs. */
+  get pid(): number | undefined {
+    return this.child.exitCode === null && this.child.signalCode === null ? this.child.pid : undefined;
+  }
+
+  /**
+   * Starts toxiproxy with one proxy from a free port on 127.0.0.1 to `upstream` (host:port). A
+   * toxiproxy that cannot take its ports exits or refuses the proxy: it is stopped, and started
+   * again on other ports (three tries). It never outlives a failed start: a child left running keeps
+   * the test file's process alive after its last test. `listenPort`: the proxy's port, when a test
+   * chooses it.
+   */
+  static async start(upstream: string, listenPort?: number): Promise<Toxiproxy> {
+    for (let attempt = 1; ; attempt++) {
+      // The proxy's port is not left to toxiproxy (port 0): an outage disables the proxy and
+      // enabling it listens again on the same port, which must not be one an outgoing connection
+      // may hold by then (freePort).
+      const t = new Toxiproxy(await freePort(), listenPort ?? (await freePort()));
+      try {
+        await t.serve(upstream);
+        return t;
+      } catch (err) {
+        await t.stop();
+        if (attempt === 3) throw err;
+      }
+    }
+  }
+
+  private async serve(upstream: string): Promise<void> {
     const deadline = Date.now() + 15_000;
     for (;;) {
       try {
-        if ((await fetch(`${t.api}/version`)).ok) break;
+        if ((await fetch(`${this.api}/version`)).ok) break;
       } catch {
         // not listening yet
       }
-      if (child.exitCode !== null || Date.now() > deadline) throw new Error(`toxiproxy did not start (exit ${child.exitCode})`);
+      if (this.child.exitCode !== null || Date.now() > deadline) throw new Error(`toxiproxy did not start (exit ${this.child.exitCode})`);
       await sleep(100);
     }
-    await t.call('POST', '/proxies', { name: t.name, listen: `127.0.0.1:${listenPort}`, upstream, enabled: true });
-    return t;
+    await this.call('POST', '/proxies', { name: this.name, listen: `127.0.0.1:${this.listenPort}`, upstream, enabled: true });
   }
 
   private async call(method: string, path: string, body?: unknown): Promise<void> {
@@ -66,10 +89,10 @@ export class Toxiproxy {
   }
 
   async stop(): Promise<void> {
-    if (this.child.exitCode !== null) return;
+    if (this.pid === undefined) return;
     const exited = new Promise((r) => this.child.once('exit', r));
     this.child.kill('SIGTERM');
-    await Promise.race([exited, sleep(5000)]);
-    if (this.child.exitCode === null) this.child.kill('SIGKILL');
+    await Promise.race([exited, sleep(5000, undefined, { ref: false })]);
+    if (this.pid !== undefined) this.child.kill('SIGKILL');
   }
 }
