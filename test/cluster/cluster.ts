@@ -14,8 +14,6 @@ import { parseAllDocuments, stringify } from 'yaml';
 import { clientCert, kubeconfigYaml, makePki, servingCert } from './pki.ts';
 import { freePort } from './ports.ts';
 
-export { freePort };
-
 export const repoRoot = join(clusterDir, '..', '..');
 export const stateDir = process.env.MODELSHIP_CLUSTER_DIR ?? join(repoRoot, '.cluster');
 const statePath = join(stateDir, 'state.json');

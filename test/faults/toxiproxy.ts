@@ -4,7 +4,7 @@
 // through it untouched.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort } from '../cluster/cluster.ts';
+import { freePort } from '../cluster/ports.ts';
 import { bin } from '../integration/harness.ts';
 
 export interface Toxic {

@@ -4,7 +4,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort, kubeconfigFor, stateDir } from '../cluster/cluster.ts';
+import { kubeconfigFor, stateDir } from '../cluster/cluster.ts';
+import { freePort } from '../cluster/ports.ts';
 import { repoRoot } from './harness.ts';
 
 /** The user name the operator authenticates as in the tests (a client certificate). */
