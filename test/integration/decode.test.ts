@@ -3,12 +3,14 @@
 // managedFields, which they cut out of the text before decoding (operator/src/kube/decode.ts,
 // withoutManagedFields), and, when asked (the pod and ReplicaSet caches), less the spec but its
 // replicas (withoutSpec). This is the proof that the server encodes those kinds as the cuts expect,
-// in what it serves and in its answers to the operator's applies.
+// in what it serves and in its answers to the operator's applies; and that the watch's echo of a
+// write of ours, taken as the write's answer without decoding (echoOf), is the server's object.
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { HttpKubeClient } from '../../operator/src/kube/client.ts';
 import type { KubeObject } from '../../operator/src/kube/types.ts';
 import { isBuiltIn } from '../../operator/src/kube/decode.ts';
+import { Informer } from '../../operator/src/kube/informer.ts';
 import { restListerWatcher } from '../../operator/src/kube/watch.ts';
 import { adminRest, eventually, installCrd, kubectl, useNamespace } from './harness.ts';
 
@@ -132,6 +134,59 @@ describe("the operator's watch on a real API server", () => {
       assert.ok((a.metadata?.managedFields?.length ?? 0) > 0, `${child.kind}: the answer holds managedFields, or this proves nothing`);
       const { managedFields: _mf, ...metadata } = a.metadata ?? {};
       assert.deepEqual(b, { ...a, metadata }, `${child.kind}: the cut answer is the whole answer less its managedFields`);
+    }
+  });
+
+  it("takes the watch's echo of each of its writes (a child's apply, a ModelDeployment's status) as the object the write returned, which is the server's object at that version", async (t) => {
+    const ns = useNamespace(t, 'decode-echoes');
+    const rest = adminRest();
+    // The operator's client: answers decoded without managedFields (main.ts).
+    const client = new HttpKubeClient(rest, { writeAnswersWithoutManagedFields: true });
+    const md = { apiVersion: 'serving.modelship.dev/v1alpha1', kind: 'ModelDeployment', metadata: { name: 'decode', namespace: ns }, spec: { model: { uri: 's3://models/decode', format: 'sklearn' } } };
+    await client.apply(md, { fieldManager: 'decode-tests' });
+    type Obj = KubeObject & { apiVersion: string; kind: string; metadata: { name: string } };
+    const writes: Array<{ apiVersion: string; kind: string; write: (i: number) => Promise<KubeObject> }> = [
+      ...(children() as Obj[]).map((c) => ({
+        apiVersion: c.apiVersion,
+        kind: c.kind,
+        write: (i: number) => client.apply({ ...c, metadata: { ...c.metadata, namespace: ns, labels: { ...(c.metadata as { labels?: object }).labels, write: String(i) } } }),
+      })),
+      {
+        apiVersion: md.apiVersion,
+        kind: md.kind,
+        write: (i: number) => client.applyStatus({ apiVersion: md.apiVersion, kind: md.kind, metadata: { name: 'decode', namespace: ns }, status: { observedGeneration: i } }),
+      },
+    ];
+    for (const { apiVersion, kind, write } of writes) {
+      const informer = new Informer<KubeObject>({ apiVersion, kind, namespaces: [ns], rest });
+      informer.start();
+      try {
+        await informer.waitForSync();
+        // Each write's answer is assumed, as the operator does; its echo may come before the answer
+        // (then it is decoded as usual), so a few writes, and every version is compared.
+        let compared = 0;
+        for (let i = 1; i <= 5; i++) {
+          const answer = await write(i);
+          informer.assume(answer);
+          const rv = answer.metadata?.resourceVersion;
+          const name = answer.metadata?.name ?? '';
+          // The watch has brought that version (or a later one, when a controller wrote the object since).
+          const cached = await eventually(`${kind}: version ${rv} or later in the cache from the watch`, () => {
+            const o = informer.list(ns).find((x) => x.metadata?.name === name);
+            return o && BigInt(o.metadata?.resourceVersion ?? 0) >= BigInt(rv ?? 0) && o;
+          }, 30_000, 20);
+          const server = await client.get<KubeObject>({ apiVersion, kind, namespace: ns, name });
+          if (!server || cached.metadata?.resourceVersion !== rv || server.metadata?.resourceVersion !== rv) continue; // not the same version
+          const { managedFields: _mf, ...metadata } = server.metadata ?? {};
+          assert.deepEqual(cached, { ...server, metadata }, `${kind} at ${rv}: the cached object is the server's`);
+          compared++;
+        }
+        t.diagnostic(`${kind}: 5 writes, ${informer.echoesReused} came back as their answers, ${compared} compared with the server's`);
+        assert.ok(compared >= 1, `${kind}: no version was read back before a controller wrote it again`);
+        assert.ok(informer.echoesReused >= 1, `${kind}: no write of five came back as its answer (${informer.echoesReused})`);
+      } finally {
+        await informer.stop();
+      }
     }
   });
 });

@@ -68,3 +68,42 @@ export function decode<T>(text: string, cut: boolean, spec = false): T {
   }
   return JSON.parse(text) as T;
 }
+
+/** What a write of ours returned, kept until the watch brings the same version back. */
+export interface Echo<T> {
+  uid: string;
+  /** As the cache keeps it. */
+  object: T;
+}
+
+const ADDED = '{"type":"ADDED","object":{';
+const MODIFIED = '{"type":"MODIFIED","object":{';
+const RESOURCE_VERSION = '"resourceVersion":"';
+
+/**
+ * The watch event in `line`, when it brings back an object one of our writes returned (`known`,
+ * by resourceVersion): that object, not decoded again. An object's resourceVersion names one
+ * version of it, so the write's answer and the event hold the same object.
+ *
+ * Read without parsing: the line's first `"resourceVersion":"`, taken as the object's only where
+ * the uid beside it is the known object's, in the place the API server encodes it. A built-in kind
+ * is encoded in its Go types' field order: kind, apiVersion, then metadata's name, generateName,
+ * namespace, selfLink, uid (strings that can hold no quote) and resourceVersion, so its
+ * resourceVersion comes right after `"uid":"<uid>",`. A custom resource is encoded with sorted
+ * keys: metadata ends with resourceVersion, (selfLink,) uid, then spec follows, so it reads
+ * `"resourceVersion":"<rv>","uid":"<uid>"},"spec":{`; an annotation or label map holding such keys
+ * is followed by another metadata key, never by spec. Anything else is decoded as usual.
+ */
+export function echoOf<T>(line: string, builtIn: boolean, known: (resourceVersion: string) => Echo<T> | undefined): { type: 'ADDED' | 'MODIFIED'; object: T } | undefined {
+  const type = line.startsWith(MODIFIED) ? 'MODIFIED' : line.startsWith(ADDED) ? 'ADDED' : undefined;
+  if (type === undefined) return undefined;
+  const at = line.indexOf(RESOURCE_VERSION);
+  if (at === -1) return undefined;
+  const from = at + RESOURCE_VERSION.length;
+  const to = line.indexOf('"', from);
+  if (to === -1) return undefined;
+  const echo = known(line.slice(from, to));
+  if (echo === undefined) return undefined;
+  const own = builtIn ? line.endsWith(`"uid":"${echo.uid}",`, at) : line.startsWith(`","uid":"${echo.uid}"},"spec":{`, to);
+  return own ? { type, object: echo.object } : undefined;
+}

@@ -10,6 +10,7 @@
 // NEVER mutate an object handed out by the cache: they are frozen. structuredClone() first.
 import type { Logger } from '../observability/logger.ts';
 import { metrics as defaultMetrics, type Metrics } from '../observability/metrics.ts';
+import type { Echo } from './decode.ts';
 import type { RestClient } from './rest.ts';
 import { freezeForCache, objectKey, type KubeObject } from './types.ts';
 import { restListerWatcher, type ListerWatcher, type WatchEnd, type WatchEvent } from './watch.ts';
@@ -160,6 +161,12 @@ export class Informer<T extends KubeObject> {
   private readonly indexed = new Map<string, Map<string, T>>();
   /** Objects our own writes returned (or deleted), until the watch catches up. */
   private readonly assumed = new Map<string, Assumed<T>>();
+  /**
+   * The same objects by resourceVersion, until the watch brings each back: the event is then
+   * delivered as this object, not decoded again (decode.ts, echoOf). `at`: when it was written.
+   */
+  private readonly echoes = new Map<string, Echo<T> & { at: number }>();
+  private reusedEchoes = 0;
   /** Uids the watch reported deleted: a write's late answer about one of them is not assumed. */
   private readonly goneUids = new Map<string, number>();
   private readonly handlers: Array<InformerHandlers<T>> = [];
@@ -252,7 +259,26 @@ export class Informer<T extends KubeObject> {
     const key = objectKey(obj);
     // Frozen in place, not copied: the writer hands over the object the server returned and only
     // reads it afterwards.
-    this.assumed.set(key, { obj: this.cacheable(obj), rv: parseRv(obj.metadata?.resourceVersion), at: this.now() });
+    const cached = this.cacheable(obj);
+    const rv = cached.metadata?.resourceVersion;
+    const now = this.now();
+    this.assumed.set(key, { obj: cached, rv: parseRv(rv), at: now });
+    // A metadata-only watch never brings back what a write returned.
+    if (rv && uid && !this.options.metadataOnly) {
+      // A write that changed nothing returns a version the watch has already delivered: such
+      // entries go once they are older than any assumption (oldest first: a Map keeps its order).
+      for (const [v, e] of this.echoes) {
+        if (now - e.at <= ASSUME_TTL_MS) break;
+        this.echoes.delete(v);
+      }
+      this.echoes.delete(rv);
+      this.echoes.set(rv, { uid, object: cached, at: now });
+    }
+  }
+
+  /** How many watch events were our own writes coming back, delivered without decoding. */
+  get echoesReused(): number {
+    return this.reusedEchoes;
   }
 
   /** Our delete of this object succeeded: it is gone for readers until the watch says so. */
@@ -379,8 +405,14 @@ export class Informer<T extends KubeObject> {
       this.emit((h) => h.delete?.(last));
       return;
     }
-    const obj = this.cacheable(event.object);
-    if (old && old.metadata?.resourceVersion === obj.metadata?.resourceVersion) return;
+    let obj: T;
+    if (event.cached) {
+      obj = event.object;
+      this.reusedEchoes++;
+    } else obj = this.cacheable(event.object);
+    const rv = obj.metadata?.resourceVersion;
+    if (rv !== undefined) this.echoes.delete(rv);
+    if (old && old.metadata?.resourceVersion === rv) return;
     this.put(key, obj);
     if (old) this.emit((h) => h.update?.(obj, old));
     else this.emit((h) => h.add?.(obj));
@@ -436,6 +468,7 @@ export class Informer<T extends KubeObject> {
             if (event.type !== 'BOOKMARK') this.apply(event);
           },
           signal,
+          (rv) => this.echoes.get(rv),
         );
       } finally {
         this.m.watchesOpen.dec({ kind: this.kind });

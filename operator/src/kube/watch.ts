@@ -1,6 +1,6 @@
 // LIST and WATCH for one collection, as a ListerWatcher: the informer's only view of the server.
 import { ChunkedText } from './chunks.ts';
-import { decode, isBuiltIn } from './decode.ts';
+import { decode, echoOf, isBuiltIn, type Echo } from './decode.ts';
 import { KubeApiError } from './errors.ts';
 import { listAll, METADATA_ACCEPT } from './client.ts';
 import { resourcePath } from './resources.ts';
@@ -12,6 +12,8 @@ export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK';
 export interface WatchEvent<T> {
   type: WatchEventType;
   object: T;
+  /** The object is one of our writes' answers, already as the cache keeps it (echoOf): not decoded again. */
+  cached?: true;
 }
 
 /** Why a watch ended. */
@@ -28,8 +30,11 @@ export interface ListerWatcher<T> {
    * page arrives, so a relist of thousands never holds them all as decoded).
    */
   list(signal: AbortSignal, keep: (obj: T) => T): Promise<KubeList<T>>;
-  /** Resolves when the watch ends; never rejects. */
-  watch(resourceVersion: string, onEvent: (event: WatchEvent<T>) => void, signal: AbortSignal): Promise<WatchEnd>;
+  /**
+   * Resolves when the watch ends; never rejects. `known`: objects our writes returned, by
+   * resourceVersion; an event that brings one back delivers it as it is (`cached`).
+   */
+  watch(resourceVersion: string, onEvent: (event: WatchEvent<T>) => void, signal: AbortSignal, known?: (resourceVersion: string) => Echo<T> | undefined): Promise<WatchEnd>;
 }
 
 export interface RestListerWatcherOptions {
@@ -64,7 +69,10 @@ export function restListerWatcher<T extends KubeObject>(rest: RestClient, option
   const withTypeMeta = (obj: T): T => (obj.apiVersion && obj.kind ? obj : { ...obj, apiVersion: options.apiVersion, kind: options.kind });
   return {
     list: (signal, keep) => listAll<T>(rest, options.apiVersion, options.kind, { namespace: options.namespace, labelSelector: options.labelSelector, fieldSelector: options.fieldSelector, signal, ...(options.metadataOnly ? { metadataOnly: true } : {}), withoutManagedFields: cut, ...(withoutSpec ? { withoutSpec } : {}), keep }),
-    async watch(resourceVersion, onEvent, signal) {
+    async watch(resourceVersion, onEvent, signal, known) {
+      // A metadata-only watch serves PartialObjectMetadata, never what a write returned.
+      const echoes = options.metadataOnly ? undefined : known;
+      const builtIn = isBuiltIn(options.apiVersion);
       const local = new AbortController();
       const onAbort = (): void => local.abort();
       signal.addEventListener('abort', onAbort, { once: true });
@@ -110,6 +118,11 @@ export function restListerWatcher<T extends KubeObject>(rest: RestClient, option
         // joined from its pieces once, so no growing string is built across chunks.
         const handle = (line: string): WatchEnd | undefined => {
           if (line.trim() === '') return undefined;
+          const echo = echoes && echoOf(line, builtIn, echoes);
+          if (echo) {
+            onEvent({ ...echo, cached: true });
+            return undefined;
+          }
           const event = decode<{ type: string; object: unknown }>(line, cut, withoutSpec);
           if (event.type === 'ERROR') {
             const status = event.object as StatusBody;

@@ -1,9 +1,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
-import { diffList, Informer, ReconnectBackoff } from '../../../operator/src/kube/informer.ts';
+import { ASSUME_TTL_MS, diffList, Informer, ReconnectBackoff } from '../../../operator/src/kube/informer.ts';
 import { createMetrics, type Metrics } from '../../../operator/src/observability/metrics.ts';
 import type { KubeList, KubeObject } from '../../../operator/src/kube/types.ts';
+import type { Echo } from '../../../operator/src/kube/decode.ts';
 import type { ListerWatcher, WatchEnd, WatchEvent } from '../../../operator/src/kube/watch.ts';
 import { settle } from '../support/fake-clock.ts';
 
@@ -20,6 +21,7 @@ interface WatchCall {
   rv: string;
   send: (e: WatchEvent<Obj>) => void;
   end: (e: WatchEnd) => void;
+  known?: (rv: string) => Echo<Obj> | undefined;
 }
 
 /** A scripted ListerWatcher: lists answer from a script, watches stay open until the test ends them. */
@@ -37,10 +39,10 @@ class ScriptedLW {
         if (next instanceof Error) throw next;
         return { items: next.items.filter((o) => namespace === undefined || o.metadata?.namespace === namespace).map(keep), resourceVersion: next.resourceVersion };
       },
-      watch: (rv, onEvent, signal) =>
+      watch: (rv, onEvent, signal, known) =>
         new Promise<WatchEnd>((resolve) => {
           signal.addEventListener('abort', () => resolve({ kind: 'stopped' }), { once: true });
-          this.watches.push({ namespace, rv, send: onEvent, end: resolve });
+          this.watches.push({ namespace, rv, send: onEvent, end: resolve, ...(known ? { known } : {}) });
         }),
     };
   }
@@ -408,8 +410,46 @@ describe('Informer read-your-writes (assume)', () => {
     assert.equal(informer.get('a', 'x'), undefined);
     await informer.stop();
   });
-});
 
+  it("gives the watch what our writes returned, by resourceVersion, until each comes back; an echo is cached as the write's object", async () => {
+    const { lw, informer, events, clock } = setup();
+    const withUid = (o: Obj, uid: string): Obj => ({ ...o, metadata: { ...o.metadata, uid } });
+    lw.lists.push({ items: [withUid(obj('a', 'x', '5', 1), 'ux')], resourceVersion: '10' });
+    informer.start();
+    await informer.waitForSync();
+    await settle();
+    const w = lw.last();
+    assert.ok(w.known, 'the watch is given the writes it may see again');
+    informer.assume(withUid(obj('a', 'x', '11', 2), 'ux'));
+    const written = informer.get('a', 'x');
+    assert.equal(w.known('11')?.object, written);
+    assert.equal(w.known('11')?.uid, 'ux');
+    assert.equal(w.known('5'), undefined, 'only versions our writes returned');
+    // The watch found the event to be that version of that object: it delivers the write's object.
+    w.send({ type: 'MODIFIED', object: written as Obj, cached: true });
+    assert.equal(informer.get('a', 'x'), written, 'cached as it is, not transformed again');
+    assert.equal(informer.echoesReused, 1);
+    assert.deepEqual(events.slice(-1), ['update x@5->11'], 'handlers see the change as for any event');
+    assert.equal(w.known('11'), undefined, 'each echo is used once');
+    // A write whose version comes back decoded (the watch could not tell it was ours) is dropped too.
+    informer.assume(withUid(obj('a', 'x', '12', 3), 'ux'));
+    w.send({ type: 'MODIFIED', object: withUid(obj('a', 'x', '12', 3), 'ux') });
+    assert.equal(w.known('12'), undefined);
+    assert.equal(informer.echoesReused, 1);
+    // An object without a uid (no such write answer from the API server) is never given.
+    informer.assume(obj('a', 'x', '13', 4));
+    assert.equal(w.known('13'), undefined);
+    // A write that changed nothing answers with a version the watch delivered long ago: its entry
+    // goes once older than any assumption, at the next write.
+    informer.assume(withUid(obj('a', 'x', '12', 3), 'ux'));
+    assert.ok(w.known('12'));
+    clock.t += ASSUME_TTL_MS + 1;
+    informer.assume(withUid(obj('a', 'x', '14', 5), 'ux'));
+    assert.equal(w.known('12'), undefined);
+    assert.ok(w.known('14'));
+    await informer.stop();
+  });
+});
 
 describe('Informer: the list keeps only what the cache keeps, item by item', () => {
   it('hands the lister its transform, so a relist never holds every object as decoded, and transforms each object once', async () => {

@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
 import { RestClient, type HttpResponse } from '../../../operator/src/kube/rest.ts';
-import { decode, isBuiltIn, withoutManagedFields, withoutSpec } from '../../../operator/src/kube/decode.ts';
+import { decode, echoOf, isBuiltIn, withoutManagedFields, withoutSpec, type Echo } from '../../../operator/src/kube/decode.ts';
 import { restListerWatcher, type WatchEvent } from '../../../operator/src/kube/watch.ts';
 import type { KubeObject } from '../../../operator/src/kube/types.ts';
 import { createMetrics } from '../../../operator/src/observability/metrics.ts';
@@ -61,11 +61,16 @@ function answering<T extends KubeObject>(apiVersion: string, kind: string, text:
   return restListerWatcher<T>(rest, { apiVersion, kind, ...opts });
 }
 
-function watchOf<T extends KubeObject>(apiVersion: string, kind: string, lines: string[], opts: { metadataOnly?: boolean; chunk?: number; withoutSpec?: boolean } = {}): Promise<Array<WatchEvent<T>>> {
-  const { chunk, ...lwOpts } = opts;
+function watchOf<T extends KubeObject>(
+  apiVersion: string,
+  kind: string,
+  lines: string[],
+  opts: { metadataOnly?: boolean; chunk?: number; withoutSpec?: boolean; known?: (rv: string) => Echo<T> | undefined } = {},
+): Promise<Array<WatchEvent<T>>> {
+  const { chunk, known, ...lwOpts } = opts;
   const lw = answering<T>(apiVersion, kind, lines.join('\n') + '\n', chunk ?? 97, lwOpts);
   const events: Array<WatchEvent<T>> = [];
-  return lw.watch('1', (e) => events.push(e), new AbortController().signal).then((end) => {
+  return lw.watch('1', (e) => events.push(e), new AbortController().signal, known).then((end) => {
     assert.deepEqual(end, { kind: 'closed' });
     return events;
   });
@@ -169,12 +174,63 @@ describe('restListerWatcher decodes events', () => {
     assert.deepEqual(asked, [{ type: 'ADDED', object: custom }], 'withoutSpec is for built-in kinds only');
   });
 
+  it("as the object one of our writes returned, when the event brings that version of it back (not decoded again)", async () => {
+    const ours = Object.freeze({ ...withoutMf(deployment) });
+    const known = (rv: string): Echo<typeof ours> | undefined => (rv === '12' ? { uid: 'u1', object: ours } : undefined);
+    const scaled = { ...deployment, metadata: { ...deployment.metadata, resourceVersion: '13' } };
+    const events = await watchOf<typeof ours & KubeObject>('apps/v1', 'Deployment', [line('MODIFIED', deployment), line('MODIFIED', scaled)], { chunk: 61, known });
+    assert.equal(events[0]?.object, ours);
+    assert.deepEqual(events, [
+      { type: 'MODIFIED', object: ours, cached: true },
+      { type: 'MODIFIED', object: withoutMf(scaled) },
+    ]);
+    const metadataOnly = await watchOf<typeof ours & KubeObject>('apps/v1', 'Deployment', [line('MODIFIED', deployment)], { metadataOnly: true, known });
+    assert.equal(metadataOnly[0]?.cached, undefined, 'a metadata-only watch serves PartialObjectMetadata: never a write\'s answer');
+  });
+
   it('whole when the cut would not decode: an object of a built-in kind in an unexpected shape', async () => {
     // spec not right after metadata: the first `]},"spec":{` is inside the status.
     const odd = { kind: 'Deployment', apiVersion: 'apps/v1', metadata: { name: 'x', managedFields: [{ manager: 'm' }] }, status: { a: { b: [1] }, spec: { c: 1 } } };
     assert.throws(() => JSON.parse(withoutManagedFields(line('ADDED', odd))) as unknown, SyntaxError);
     const events = await watchOf('apps/v1', 'Deployment', [line('ADDED', odd)]);
     assert.deepEqual(events, [{ type: 'ADDED', object: odd }]);
+  });
+});
+
+describe('echoOf: a watch event that brings back what one of our writes returned', () => {
+  const ours = Object.freeze({ written: true });
+  const knowing = (rv: string, uid: string) => (v: string): Echo<unknown> | undefined => (v === rv ? { uid, object: ours } : undefined);
+
+  it("a built-in kind's ADDED or MODIFIED event of that version of that object: the write's object", () => {
+    for (const type of ['ADDED', 'MODIFIED'] as const) assert.deepEqual(echoOf(line(type, deployment), true, knowing('12', 'u1')), { type, object: ours });
+    assert.equal(echoOf(line('MODIFIED', deployment), true, knowing('12', 'u1'))?.object, ours, 'the same object, not a copy');
+  });
+
+  it('nothing for another version, another uid, a deletion or a bookmark', () => {
+    assert.equal(echoOf(line('MODIFIED', deployment), true, knowing('11', 'u1')), undefined);
+    assert.equal(echoOf(line('MODIFIED', deployment), true, knowing('12', 'other')), undefined);
+    assert.equal(echoOf(line('DELETED', deployment), true, knowing('12', 'u1')), undefined);
+    assert.equal(echoOf(line('BOOKMARK', { kind: 'Deployment', apiVersion: 'apps/v1', metadata: { resourceVersion: '12' } }), true, knowing('12', 'u1')), undefined);
+  });
+
+  it("a custom resource (sorted keys): its resourceVersion where metadata ends, before its uid and its spec", () => {
+    assert.deepEqual(echoOf(line('MODIFIED', custom), false, knowing('13', 'm1')), { type: 'MODIFIED', object: ours });
+    assert.equal(echoOf(line('MODIFIED', custom), true, knowing('13', 'm1')), undefined, "a built-in kind's place for it is not a custom resource's");
+    assert.equal(echoOf(line('MODIFIED', deployment), false, knowing('12', 'u1')), undefined, "nor the other way round");
+  });
+
+  it("never an annotation's keys that look like a resourceVersion and a uid: the event is decoded", () => {
+    // Sorted as the API server encodes a custom resource: the annotations come first in metadata.
+    const decoy = {
+      apiVersion: custom.apiVersion,
+      kind: custom.kind,
+      metadata: { annotations: { resourceVersion: '13', uid: 'm1' }, generation: 2, name: 'other', namespace: 'risk', resourceVersion: '14', uid: 'o1' },
+      spec: {},
+    };
+    const text = line('MODIFIED', decoy);
+    assert.ok(text.indexOf('"resourceVersion":"13","uid":"m1"}') < text.indexOf('"resourceVersion":"14"'), 'the decoy comes first, or this proves nothing');
+    assert.equal(echoOf(text, false, knowing('13', 'm1')), undefined);
+    assert.equal(echoOf(text, false, knowing('14', 'o1')), undefined, 'only the first resourceVersion is read: the event is decoded');
   });
 });
 
