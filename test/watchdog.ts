@@ -7,7 +7,7 @@
 // runner's own process it cuts the global teardown short (the cluster would stay up).
 import { after } from 'node:test';
 
-export const GRACE_MS = Number(process.env.MODELSHIP_TEST_EXIT_GRACE_MS ?? 60_000);
+const GRACE_MS = Number(process.env.MODELSHIP_TEST_EXIT_GRACE_MS ?? 60_000);
 
 // Node loads it into each test file's process, not into the runner's (which runs the global teardown).
 after(() => {

@@ -64,7 +64,8 @@ export function restListerWatcher<T extends KubeObject>(rest: RestClient, option
   const inactivityMs = options.inactivityTimeoutMs ?? DEFAULT_INACTIVITY_TIMEOUT_MS;
   const random = options.random ?? Math.random;
   const path = resourcePath(options.apiVersion, options.kind, options.namespace);
-  const cut = !options.metadataOnly && isBuiltIn(options.apiVersion);
+  const builtIn = isBuiltIn(options.apiVersion);
+  const cut = !options.metadataOnly && builtIn;
   const withoutSpec = cut && options.withoutSpec === true;
   const withTypeMeta = (obj: T): T => (obj.apiVersion && obj.kind ? obj : { ...obj, apiVersion: options.apiVersion, kind: options.kind });
   return {
@@ -72,7 +73,6 @@ export function restListerWatcher<T extends KubeObject>(rest: RestClient, option
     async watch(resourceVersion, onEvent, signal, known) {
       // A metadata-only watch serves PartialObjectMetadata, never what a write returned.
       const echoes = options.metadataOnly ? undefined : known;
-      const builtIn = isBuiltIn(options.apiVersion);
       const local = new AbortController();
       const onAbort = (): void => local.abort();
       signal.addEventListener('abort', onAbort, { once: true });
