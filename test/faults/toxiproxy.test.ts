@@ -59,10 +59,12 @@ describe("toxiproxy, the fault tests' TCP proxy", () => {
   });
   after(() => upstream.close());
 
-  it('forwards to its upstream, and leaves no process once stopped', async () => {
+  it('forwards to its upstream, and leaves no process once stopped', async (t) => {
     const port = await listen(upstream);
     const before = toxiproxyPids();
     const toxi = await Toxiproxy.start(`127.0.0.1:${port}`);
+    // Stopped even when an assertion below fails (stop() is a no-op once it has run).
+    t.after(() => toxi.stop());
     assert.ok(toxi.pid !== undefined && toxiproxyPids().includes(toxi.pid));
     assert.equal(await roundTrip(toxi.listenPort, 'through the proxy'), 'THROUGH THE PROXY');
     await toxi.stop();
