@@ -109,17 +109,48 @@ export class ServerAgent extends https.Agent {
   }
 }
 
+/**
+ * How long a kept-alive socket may sit unused before we close it. The API server closes a
+ * connection idle for 90 s (k8s.io/apiserver's secure serving sets Go's IdleTimeout so) and says
+ * nothing of it in its answers (no Keep-Alive header, which Node's agent would heed): a request
+ * sent on a socket at the moment the server closes it fails with "socket hang up". Closing our
+ * side first, at half the server's limit, leaves no such moment.
+ */
+export const IDLE_SOCKET_MS = 45_000;
+
+/**
+ * A request that failed this way was sent on a kept-alive socket the other end closed as it went
+ * out (the API server at its idle limit or restarting, or a proxy in front of it at a shorter
+ * limit): it is sent again, as Go's net/http does for a connection it reused, on the next socket
+ * of the pool or a new connection. Each such try uses up one closed socket, so a server that closed
+ * them all costs one try each; a failure on a new connection ends it. Once an answer has begun, a
+ * cut is its body's error (Node gives it to the response, not to the request): never sent again.
+ */
+function closedUnderUs(err: unknown): boolean {
+  const code = (err as { code?: string } | undefined)?.code;
+  return code === 'ECONNRESET' || code === 'EPIPE';
+}
+
+export interface SenderOptions {
+  /** IDLE_SOCKET_MS unless given (tests). */
+  idleSocketMs?: number;
+}
+
 /** Sends over node:https (or node:http for an http:// server) with the connection's TLS and token. */
-export function nodeSender(conn: Connection): HttpSender {
+export function nodeSender(conn: Connection, options: SenderOptions = {}): HttpSender {
   const secure = conn.server.startsWith('https:');
+  // `timeout` closes a socket only while it sits in the free pool (Node's agent destroys a free
+  // socket whose timeout fires; one in use just emits 'timeout' to its request, which we ignore:
+  // a watch may be quiet for minutes).
+  const pool = { keepAlive: true, maxSockets: 64, timeout: options.idleSocketMs ?? IDLE_SOCKET_MS };
   const agent = secure
-    ? new ServerAgent(conn.server, { keepAlive: true, maxSockets: 64, ...conn.tls, ...(conn.tls.servername ? { servername: conn.tls.servername } : {}) })
-    : new nodeHttp.Agent({ keepAlive: true, maxSockets: 64 });
+    ? new ServerAgent(conn.server, { ...pool, ...conn.tls, ...(conn.tls.servername ? { servername: conn.tls.servername } : {}) })
+    : new nodeHttp.Agent(pool);
   const request = secure ? https.request : nodeHttp.request;
   // The server's place, taken apart once: a URL per request was parsed, then taken apart again.
   const base = new URL(conn.server);
   const where = { protocol: base.protocol, hostname: base.hostname.replace(/^\[(.*)\]$/, '$1'), port: base.port, prefix: base.pathname.replace(/\/+$/, '') };
-  return {
+  const sender: HttpSender = {
     send(req) {
       return new Promise((resolve, reject) => {
         const signal = req.signal;
@@ -140,7 +171,9 @@ export function nodeSender(conn: Connection): HttpSender {
         signal?.addEventListener('abort', onAbort, { once: true });
         r.on('error', (err) => {
           signal?.removeEventListener('abort', onAbort);
-          reject(signal?.aborted ? abortReason(signal) : err);
+          if (signal?.aborted) return reject(abortReason(signal));
+          if (r.reusedSocket && closedUnderUs(err)) return void sender.send(req).then(resolve, reject);
+          reject(err);
         });
         const fence = req.beforeWrite;
         if (!fence) return void r.end(req.body);
@@ -164,4 +197,5 @@ export function nodeSender(conn: Connection): HttpSender {
       });
     },
   };
+  return sender;
 }

@@ -154,3 +154,127 @@ describe('nodeSender over TLS: one keep-alive pool', () => {
     agent.destroy();
   });
 });
+
+// Kept-alive sockets the other end closes. The API server closes a connection idle for 90 s and
+// announces no limit in its answers: a request sent as it closes fails ("socket hang up").
+describe('nodeSender: kept-alive sockets', () => {
+  let seen = 0;
+  let connections = 0;
+  let clientClosed = 0;
+  /** What the server does with a connection's n-th request (from 1). */
+  let onRequest: (n: number) => 'answer' | 'drop' = () => 'answer';
+  let cutAnswer = false;
+  const perSocket = new WeakMap<object, number>();
+  const server = createServer((req, res) => {
+    seen++;
+    const n = (perSocket.get(req.socket) ?? 0) + 1;
+    perSocket.set(req.socket, n);
+    // 'drop': closed with no answer, as a server closing an idle connection as the request came.
+    if (onRequest(n) === 'drop') return void req.socket.destroy();
+    req.resume();
+    if (cutAnswer) {
+      // The answer begins, then the connection goes.
+      res.writeHead(200, { 'Content-Length': '100' });
+      res.write('{"partial":');
+      return void setTimeout(() => req.socket.resetAndDestroy(), 20);
+    }
+    req.on('end', () => res.end('{}'));
+  });
+  // No idle limit of its own and no Keep-Alive header, as the API server's answers carry none.
+  server.keepAliveTimeout = 0;
+  server.on('connection', (s) => {
+    connections++;
+    s.on('end', () => clientClosed++);
+  });
+  let url = '';
+  before(async () => {
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(() => {
+    server.closeAllConnections();
+    return new Promise<void>((r) => server.close(() => r()));
+  });
+  const reset = (rule: (n: number) => 'answer' | 'drop'): void => {
+    server.closeAllConnections();
+    seen = 0;
+    connections = 0;
+    clientClosed = 0;
+    onRequest = rule;
+  };
+  const sender = (): ReturnType<typeof nodeSender> => nodeSender({ server: url, tls: { rejectUnauthorized: true }, source: 'test' }, { idleSocketMs: 150 });
+
+  it('closes a socket left unused for its idle time, before the server would, and opens a new one after', async () => {
+    reset(() => 'answer');
+    const s = sender();
+    await (await s.send({ method: 'GET', path: '/x', headers: {} })).text();
+    await (await s.send({ method: 'GET', path: '/x', headers: {} })).text();
+    assert.equal(connections, 1, 'kept alive between requests');
+    await new Promise((r) => setTimeout(r, 60));
+    assert.equal(clientClosed, 0, 'not before its idle time');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(clientClosed, 1, 'closed by the client once idle');
+    await (await s.send({ method: 'GET', path: '/x', headers: {} })).text();
+    assert.equal(connections, 2);
+  });
+
+  it('keeps a socket in use however long its answer takes (a quiet watch)', async () => {
+    reset(() => 'answer');
+    const slow = createServer((req, res) => {
+      req.resume();
+      setTimeout(() => res.end('late'), 400);
+    });
+    await new Promise<void>((r) => slow.listen(0, '127.0.0.1', r));
+    try {
+      const s = nodeSender({ server: `http://127.0.0.1:${(slow.address() as AddressInfo).port}`, tls: { rejectUnauthorized: true }, source: 'test' }, { idleSocketMs: 100 });
+      assert.equal(await (await s.send({ method: 'GET', path: '/watch', headers: {} })).text(), 'late');
+    } finally {
+      slow.closeAllConnections();
+      await new Promise<void>((r) => slow.close(() => r()));
+    }
+  });
+
+  it('sends again, once, on a new connection, a request whose kept-alive socket was closed as it left', async () => {
+    reset((n) => (n === 2 ? 'drop' : 'answer'));
+    const s = sender();
+    await (await s.send({ method: 'GET', path: '/x', headers: {} })).text();
+    let checks = 0;
+    const res = await s.send({ method: 'PATCH', path: '/x', headers: {}, body: '{}', beforeWrite: () => checks++ });
+    assert.equal(res.status, 200);
+    assert.equal(await res.text(), '{}');
+    assert.equal(seen, 3, 'the first, the dropped one, and it again');
+    assert.equal(connections, 2, 'again on a new connection');
+    assert.equal(checks, 2, "the leader's fence is checked again before it leaves again");
+  });
+
+  it('goes through every closed socket of its pool until one answers, and never sends again a request that failed on a new connection', async () => {
+    reset(() => 'answer');
+    const s = sender();
+    const get = async (): Promise<string> => (await s.send({ method: 'GET', path: '/x', headers: {} })).text();
+    await Promise.all([get(), get(), get()]);
+    assert.equal(connections, 3, 'three sockets kept');
+    // The server closes all three as the next request comes (a restart, or all idle at its limit).
+    onRequest = (n) => (n === 1 ? 'answer' : 'drop');
+    assert.equal(await get(), '{}');
+    assert.equal(seen, 3 + 4, 'on each of the three closed sockets, then on a new connection');
+    assert.equal(connections, 4);
+    reset(() => 'drop');
+    await assert.rejects(sender().send({ method: 'GET', path: '/x', headers: {} }), (e: Error & { code?: string }) => e.code === 'ECONNRESET');
+    assert.equal(seen, 1, 'a new connection that fails is not a closed kept-alive one');
+  });
+
+  it('never sends again a request whose answer had begun', async () => {
+    reset(() => 'answer');
+    const s = sender();
+    await (await s.send({ method: 'GET', path: '/x', headers: {} })).text();
+    cutAnswer = true;
+    try {
+      const res = await s.send({ method: 'GET', path: '/x', headers: {} });
+      assert.equal(res.status, 200);
+      await assert.rejects(res.text());
+    } finally {
+      cutAnswer = false;
+    }
+    assert.equal(seen, 2, 'sent once');
+  });
+});
