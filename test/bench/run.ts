@@ -37,7 +37,7 @@ import { OPERATOR_USER, startOperator, type OperatorProcess } from '../integrati
 import { quantile } from '../faults/support.ts';
 import { ALLOC_PROFILE_ENV, allocProfileFile, summarizeAllocations } from './alloc-profile.ts';
 import { IMAGE_NODE_OPTIONS } from './image.ts';
-import { cpuSeconds } from './proc.ts';
+import { cpuBetween, cpuOf, cpuSeconds, cpuTable } from './proc.ts';
 import { renderSvg, renderTerminal, type Series } from './chart.ts';
 import { updateReadme, type BenchResult } from './readme.ts';
 
@@ -288,6 +288,13 @@ if (values['apiserver-profile']) {
   mkdirSync(values['apiserver-profile'], { recursive: true });
 }
 installCrd();
+/** The control plane's processes (and the operator's, when given): the CPU each phase costs the machine. */
+const clusterPids = (operatorPid?: number): Record<string, number> => {
+  const pids: Record<string, number> = {};
+  for (const [name, pid] of Object.entries(state.pids)) if (pid !== undefined) pids[name] = pid;
+  if (operatorPid !== undefined) pids['the operator'] = operatorPid;
+  return pids;
+};
 const rest = RestClient.forKubeconfig(state.kubeconfig, { metrics: createMetrics(new Registry(), { defaultMetrics: false }) });
 const client = new HttpKubeClient(rest);
 const run = randomBytes(3).toString('hex');
@@ -317,9 +324,11 @@ try {
   // 1. The floor.
   let floorS = Number.NaN;
   let floorSeries: Array<[number, number]> = [];
+  let floorCpu: Record<string, number> = {};
   if (!values['no-floor']) {
     const floorReady = await watchedCount(rest, 'apps/v1', 'Deployment', floorNs, deploymentReady);
     const floorStart = performance.now();
+    const floorCpuAt = cpuOf(clusterPids());
     const floorProfile = profileApiserver('floor');
     const q = new PQueue({ concurrency: C });
     for (let i = 0; i < N; i++) {
@@ -338,6 +347,7 @@ try {
     }
     const created = q.onIdle();
     floorSeries = await waitAll('floor: Deployments ready', floorReady.count, 60 * 60_000, undefined, 250);
+    floorCpu = cpuBetween(floorCpuAt, cpuOf(clusterPids()));
     await floorReady.stop();
     await created;
     floorS = (performance.now() - floorStart) / 1000;
@@ -382,6 +392,7 @@ try {
   // Deployment is available (the status lag).
   const opDeploymentsReady = await watchedCount(rest, 'apps/v1', 'Deployment', opNs, deploymentReady);
   const opStart = performance.now();
+  const opCpuAt = cpuOf(clusterPids(pid));
   const opProfile = profileApiserver('operator');
   const aq = new PQueue({ concurrency: C });
   for (let i = 0; i < N; i++) void aq.add(() => client.create(mdFor(`m-${i}`, opNs, i) as unknown as ApplyTarget));
@@ -399,6 +410,7 @@ try {
     lastCpu = c;
     lastT = t;
   }, 250);
+  const opCpu = cpuBetween(opCpuAt, cpuOf(clusterPids(pid)));
   await opReady.stop();
   await opDeploymentsReady.stop();
   const lags = [...opReady.firstDone].map(([name, t]) => (t - (opDeploymentsReady.firstDone.get(name) ?? t)) / 1000);
@@ -458,6 +470,8 @@ try {
     floorSeconds: floorS,
     operatorSeconds: opS,
     ratio: opS / floorS,
+    // Every process of the machine's cluster, from each phase's start to its last model Ready.
+    cpuSecondsWhileConverging: { floor: floorCpu, operator: opCpu },
     operatorCpuSeconds: cpuConverge,
     cpuMsPerModel: (cpuConverge * 1000) / N,
     idleRssMiB: idleRss,
@@ -488,6 +502,10 @@ try {
   if (!values['no-floor']) say(`  floor, plain client creating the children:  ${fmt(floorS)} to all Deployments Ready`);
   say(`  operator, from the first apply:             ${fmt(opS)} to all ModelDeployments Ready`);
   if (!values['no-floor']) say(`  ratio operator / floor:                     ${(opS / floorS).toFixed(2)}`);
+  if (!values['no-floor']) {
+    say(`  the cluster's CPU, from each phase's start to its last model Ready (the ratio of work):`);
+    for (const line of cpuTable(floorCpu, opCpu)) say(line);
+  }
   say(`  operator CPU while converging:              ${cpuConverge.toFixed(1)} s (${((cpuConverge * 1000) / N).toFixed(1)} ms per ModelDeployment)`);
   say(`  operator RSS: idle ${idleRss.toFixed(0)} MiB, peak (VmHWM) ${peakRss.toFixed(0)} MiB, heap in use at the end ${heapUsed.toFixed(0)} MiB`);
   if (cgroup) say(`  memory limit ${values['memory-limit']}: ${oom}`);
