@@ -121,10 +121,16 @@ export const IDLE_SOCKET_MS = 45_000;
 /**
  * A request that failed this way was sent on a kept-alive socket the other end closed as it went
  * out (the API server at its idle limit or restarting, or a proxy in front of it at a shorter
- * limit): it is sent again, as Go's net/http does for a connection it reused, on the next socket
- * of the pool or a new connection. Each such try uses up one closed socket, so a server that closed
- * them all costs one try each; a failure on a new connection ends it. Once an answer has begun, a
- * cut is its body's error (Node gives it to the response, not to the request): never sent again.
+ * limit): it is sent again on the next socket of the pool or a new connection. Go's net/http does
+ * so for any request when the server closed the reused connection before answering, and for
+ * idempotent ones on other errors; here every method is, since every write the operator makes can
+ * arrive twice without a second effect: server-side apply and merge patches set values, updates and
+ * JSON patches carry the resourceVersion they read (a second one is refused as a conflict or a
+ * failed test), creates name their object (Events too: a second one is refused as AlreadyExists),
+ * and a second delete finds nothing. Each such try uses up one closed socket, so a server that
+ * closed them all costs one try each; a failure on a new connection ends it. Once an answer has
+ * begun, a cut is its body's error (Node gives it to the response, not to the request): never sent
+ * again.
  */
 function closedUnderUs(err: unknown): boolean {
   const code = (err as { code?: string } | undefined)?.code;
