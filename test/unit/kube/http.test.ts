@@ -3,7 +3,7 @@
 // left (a pause between the check and the send is reported); and the keep-alive pool over TLS.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import https, { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -21,6 +21,18 @@ function pause(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
+/** Listens on a free local port; the server's URL. */
+async function listen(server: Server, scheme: 'http' | 'https'): Promise<string> {
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return `${scheme}://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+/** Closes the server and the connections it still holds. */
+function close(server: Server): Promise<void> {
+  server.closeAllConnections();
+  return new Promise<void>((r) => server.close(() => r()));
+}
+
 describe('nodeSender: beforeWrite', () => {
   let seen = 0;
   const server = createServer((req, res) => {
@@ -30,10 +42,9 @@ describe('nodeSender: beforeWrite', () => {
   });
   let url = '';
   before(async () => {
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    url = await listen(server, 'http');
   });
-  after(() => new Promise<void>((r) => server.close(() => r())));
+  after(() => close(server));
 
   it('writes nothing when the check throws once the socket is connected, and rejects with its error', async () => {
     const sender = nodeSender({ server: url, tls: { rejectUnauthorized: true }, source: 'test' });
@@ -126,13 +137,11 @@ describe('nodeSender over TLS: one keep-alive pool', () => {
   server.on('secureConnection', () => connections++);
   let url = '';
   before(async () => {
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    url = await listen(server, 'https');
   });
   after(() => {
-    server.closeAllConnections();
     rmSync(dir, { recursive: true, force: true });
-    return new Promise<void>((r) => server.close(() => r()));
+    return close(server);
   });
 
   it('sends every request with the client certificate over the sockets it keeps, one per request in flight', async () => {
@@ -188,13 +197,9 @@ describe('nodeSender: kept-alive sockets', () => {
   });
   let url = '';
   before(async () => {
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    url = await listen(server, 'http');
   });
-  after(() => {
-    server.closeAllConnections();
-    return new Promise<void>((r) => server.close(() => r()));
-  });
+  after(() => close(server));
   const reset = (rule: (n: number) => 'answer' | 'drop'): void => {
     server.closeAllConnections();
     seen = 0;
@@ -224,13 +229,12 @@ describe('nodeSender: kept-alive sockets', () => {
       req.resume();
       setTimeout(() => res.end('late'), 400);
     });
-    await new Promise<void>((r) => slow.listen(0, '127.0.0.1', r));
+    const slowUrl = await listen(slow, 'http');
     try {
-      const s = nodeSender({ server: `http://127.0.0.1:${(slow.address() as AddressInfo).port}`, tls: { rejectUnauthorized: true }, source: 'test' }, { idleSocketMs: 100 });
+      const s = nodeSender({ server: slowUrl, tls: { rejectUnauthorized: true }, source: 'test' }, { idleSocketMs: 100 });
       assert.equal(await (await s.send({ method: 'GET', path: '/watch', headers: {} })).text(), 'late');
     } finally {
-      slow.closeAllConnections();
-      await new Promise<void>((r) => slow.close(() => r()));
+      await close(slow);
     }
   });
 
