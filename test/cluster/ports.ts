@@ -1,7 +1,7 @@
 // Ports for the servers the tests, the benchmark and the demo start on 127.0.0.1 (the control
 // plane's components, operators' probes, toxiproxy).
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createServer, type Server } from 'node:net';
 
 /** The range the kernel takes the local ports of outgoing connections from (and port 0's). */
 export function ephemeralRange(): [number, number] {
@@ -52,4 +52,12 @@ export function portRange(): [number, number] {
   const [from, to] = lo - 1 - 10_000 >= 1_000 ? [10_000, lo - 1] : [hi + 1, 65_535];
   if (to - from < 1_000) throw new Error(`no room for test ports outside the ephemeral range ${lo}-${hi}`);
   return [from, to];
+}
+
+/** Listens on 127.0.0.1 (on `port`, or one the kernel picks); the port it listens on. */
+export function listenLocal(server: Server, port = 0): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve((server.address() as { port: number }).port));
+  });
 }

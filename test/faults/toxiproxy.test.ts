@@ -2,9 +2,9 @@
 // (one left running kept its test file's process alive until CI's deadline).
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
-import { connect, createServer, type Server } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { after, describe, it } from 'node:test';
-import { freePort } from '../cluster/ports.ts';
+import { freePort, listenLocal } from '../cluster/ports.ts';
 import { bin } from '../integration/harness.ts';
 import { Toxiproxy } from './toxiproxy.ts';
 
@@ -21,13 +21,6 @@ function toxiproxyPids(): number[] {
       }
     })
     .map(Number);
-}
-
-function listen(srv: Server, port = 0): Promise<number> {
-  return new Promise((resolve, reject) => {
-    srv.once('error', reject);
-    srv.listen(port, '127.0.0.1', () => resolve((srv.address() as { port: number }).port));
-  });
 }
 
 /** Sends a line through 127.0.0.1:`port` and returns the line that comes back. */
@@ -60,7 +53,7 @@ describe("toxiproxy, the fault tests' TCP proxy", () => {
   after(() => upstream.close());
 
   it('forwards to its upstream, and leaves no process once stopped', async (t) => {
-    const port = await listen(upstream);
+    const port = await listenLocal(upstream);
     const before = toxiproxyPids();
     const toxi = await Toxiproxy.start(`127.0.0.1:${port}`);
     // Stopped even when an assertion below fails (stop() is a no-op once it has run).
@@ -74,7 +67,7 @@ describe("toxiproxy, the fault tests' TCP proxy", () => {
 
   it('on a port it cannot take: fails saying why, and leaves no process behind', async () => {
     const holder = createServer();
-    const taken = await listen(holder, await freePort());
+    const taken = await listenLocal(holder, await freePort());
     try {
       const before = toxiproxyPids();
       await assert.rejects(Toxiproxy.start('127.0.0.1:1', taken), /toxiproxy POST \/proxies: 500 .*address already in use/);

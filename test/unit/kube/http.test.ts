@@ -5,7 +5,6 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import https, { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -15,6 +14,7 @@ import { nodeSender, ServerAgent } from '../../../operator/src/kube/http.ts';
 import { RestClient, type LateWrite } from '../../../operator/src/kube/rest.ts';
 import { createMetrics } from '../../../operator/src/observability/metrics.ts';
 import { clientCert, makePki } from '../../cluster/pki.ts';
+import { listenLocal } from '../../cluster/ports.ts';
 
 /** Blocks the whole thread, as SIGSTOP or a long GC pause would. */
 function pause(ms: number): void {
@@ -23,8 +23,7 @@ function pause(ms: number): void {
 
 /** Listens on a free local port; the server's URL. */
 async function listen(server: Server, scheme: 'http' | 'https'): Promise<string> {
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return `${scheme}://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return `${scheme}://127.0.0.1:${await listenLocal(server)}`;
 }
 
 /** Closes the server and the connections it still holds. */
