@@ -140,6 +140,8 @@ function closedUnderUs(err: unknown): boolean {
 export interface SenderOptions {
   /** IDLE_SOCKET_MS unless given (tests). */
   idleSocketMs?: number;
+  /** Called each time a request is sent again this way, with its method (a metric). */
+  onResend?: (method: string) => void;
 }
 
 /** Sends over node:https (or node:http for an http:// server) with the connection's TLS and token. */
@@ -178,7 +180,10 @@ export function nodeSender(conn: Connection, options: SenderOptions = {}): HttpS
         r.on('error', (err) => {
           signal?.removeEventListener('abort', onAbort);
           if (signal?.aborted) return reject(abortReason(signal));
-          if (r.reusedSocket && closedUnderUs(err)) return void sender.send(req).then(resolve, reject);
+          if (r.reusedSocket && closedUnderUs(err)) {
+            options.onResend?.(req.method);
+            return void sender.send(req).then(resolve, reject);
+          }
           reject(err);
         });
         const fence = req.beforeWrite;

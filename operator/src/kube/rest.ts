@@ -77,7 +77,10 @@ export class RestClient {
 
   /** A client on a connection (node:https). */
   static forConnection(conn: Connection, options: RestClientOptions = {}): RestClient {
-    return new RestClient({ server: conn.server, sender: nodeSender(conn), ...(conn.namespace ? { namespace: conn.namespace } : {}) }, options);
+    const resends = (options.metrics ?? defaultMetrics).restClientResends;
+    const host = new URL(conn.server).host;
+    const sender = nodeSender(conn, { onResend: (method) => resends.inc({ method, host }) });
+    return new RestClient({ server: conn.server, sender, ...(conn.namespace ? { namespace: conn.namespace } : {}) }, options);
   }
 
   /** --kubeconfig (or KUBECONFIG, ~/.kube/config, the in-cluster service account), as kubectl reads it. */

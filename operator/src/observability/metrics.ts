@@ -24,6 +24,7 @@ export interface Metrics {
   maxConcurrentReconciles: Gauge<'controller'>;
   activeWorkers: Gauge<'controller'>;
   restClientRequests: Counter<'code' | 'method' | 'host'>;
+  restClientResends: Counter<'method' | 'host'>;
   leaderElectionMasterStatus: Gauge<'name'>;
   leaderLateWrites: Counter;
   /** Watch streams open now, by kind (ours: client-go has none; a soak counts leaks with it). */
@@ -118,6 +119,12 @@ export function createMetrics(registry: Registry, options: { defaultMetrics?: bo
       name: 'rest_client_requests_total',
       help: 'Number of HTTP requests, partitioned by status code, method, and host.',
       labelNames: ['code', 'method', 'host'],
+      registers,
+    }),
+    restClientResends: new Counter({
+      name: 'modelship_rest_client_resends_total',
+      help: 'Requests sent again because the kept-alive connection they went out on was closed by the other end as they left (its idle limit, a restart, a proxy in between), by method and host. Each is still one request of rest_client_requests_total.',
+      labelNames: ['method', 'host'],
       registers,
     }),
     leaderElectionMasterStatus: new Gauge({

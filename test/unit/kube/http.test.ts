@@ -252,7 +252,8 @@ describe('nodeSender: kept-alive sockets', () => {
 
   it('goes through every closed socket of its pool until one answers, and never sends again a request that failed on a new connection', async () => {
     reset(() => 'answer');
-    const s = sender();
+    const resent: string[] = [];
+    const s = nodeSender({ server: url, tls: { rejectUnauthorized: true }, source: 'test' }, { idleSocketMs: 150, onResend: (m) => resent.push(m) });
     const get = async (): Promise<string> => (await s.send({ method: 'GET', path: '/x', headers: {} })).text();
     await Promise.all([get(), get(), get()]);
     assert.equal(connections, 3, 'three sockets kept');
@@ -261,9 +262,24 @@ describe('nodeSender: kept-alive sockets', () => {
     assert.equal(await get(), '{}');
     assert.equal(seen, 3 + 4, 'on each of the three closed sockets, then on a new connection');
     assert.equal(connections, 4);
+    assert.deepEqual(resent, ['GET', 'GET', 'GET'], 'each resend reported');
     reset(() => 'drop');
     await assert.rejects(sender().send({ method: 'GET', path: '/x', headers: {} }), (e: Error & { code?: string }) => e.code === 'ECONNRESET');
     assert.equal(seen, 1, 'a new connection that fails is not a closed kept-alive one');
+  });
+
+  it('counts each resend in modelship_rest_client_resends_total by method and host, the request once in rest_client_requests_total', async () => {
+    reset((n) => (n === 2 ? 'drop' : 'answer'));
+    const metrics = createMetrics(new Registry(), { defaultMetrics: false });
+    const client = RestClient.forConnection({ server: url, tls: { rejectUnauthorized: true }, source: 'test' }, { metrics });
+    await (await client.send('GET', '/x')).text();
+    await (await client.send('PATCH', '/x', { body: {} })).text();
+    assert.equal(seen, 3);
+    const host = new URL(url).host;
+    const resends = (await metrics.restClientResends.get()).values.map((v) => `${v.labels.method} ${v.labels.host} ${v.value}`);
+    assert.deepEqual(resends, [`PATCH ${host} 1`]);
+    const requests = (await metrics.restClientRequests.get()).values.map((v) => `${v.labels.method} ${v.labels.code} ${v.value}`);
+    assert.deepEqual(requests.sort(), ['GET 200 1', 'PATCH 200 1']);
   });
 
   it('never sends again a request whose answer had begun', async () => {
