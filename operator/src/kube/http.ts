@@ -25,6 +25,8 @@ export interface HttpRequest {
    * process between the check and the send (SIGSTOP, a long GC pause, a suspended VM) shows here.
    */
   afterWrite?: (sinceCheckMs: number) => void;
+  /** Called each time the request is sent again on another socket (see closedUnderUs), with its method. */
+  onResend?: (method: string) => void;
 }
 
 export interface HttpResponse {
@@ -140,8 +142,6 @@ function closedUnderUs(err: unknown): boolean {
 export interface SenderOptions {
   /** IDLE_SOCKET_MS unless given (tests). */
   idleSocketMs?: number;
-  /** Called each time a request is sent again this way, with its method (a metric). */
-  onResend?: (method: string) => void;
 }
 
 /** Sends over node:https (or node:http for an http:// server) with the connection's TLS and token. */
@@ -181,7 +181,7 @@ export function nodeSender(conn: Connection, options: SenderOptions = {}): HttpS
           signal?.removeEventListener('abort', onAbort);
           if (signal?.aborted) return reject(abortReason(signal));
           if (r.reusedSocket && closedUnderUs(err)) {
-            options.onResend?.(req.method);
+            req.onResend?.(req.method);
             return void sender.send(req).then(resolve, reject);
           }
           reject(err);

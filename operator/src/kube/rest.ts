@@ -77,10 +77,7 @@ export class RestClient {
 
   /** A client on a connection (node:https). */
   static forConnection(conn: Connection, options: RestClientOptions = {}): RestClient {
-    const resends = (options.metrics ?? defaultMetrics).restClientResends;
-    const host = new URL(conn.server).host;
-    const sender = nodeSender(conn, { onResend: (method) => resends.inc({ method, host }) });
-    return new RestClient({ server: conn.server, sender, ...(conn.namespace ? { namespace: conn.namespace } : {}) }, options);
+    return new RestClient({ server: conn.server, sender: nodeSender(conn), ...(conn.namespace ? { namespace: conn.namespace } : {}) }, options);
   }
 
   /** --kubeconfig (or KUBECONFIG, ~/.kube/config, the in-cluster service account), as kubectl reads it. */
@@ -158,6 +155,7 @@ export class RestClient {
         headers,
         ...(body !== undefined ? { body } : {}),
         signal: ac.signal,
+        onResend: this.countResend,
         ...(fence ? { beforeWrite: fence, afterWrite: (sinceCheckMs: number) => this.fencedAgain(fence, method, target, sinceCheckMs) } : {}),
       });
     } catch (err) {
@@ -176,6 +174,11 @@ export class RestClient {
       },
     };
   }
+
+  /** A request sent again on another socket by the sender: still one request, counted apart. */
+  private readonly countResend = (method: string): void => {
+    this.m.restClientResends.inc({ method, host: this.host });
+  };
 
   /** The fence once more, after the write left: if it refuses now, the write left after it closed. */
   private fencedAgain(fence: () => void, method: Method, uri: string, sinceCheckMs: number): void {

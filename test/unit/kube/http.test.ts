@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { TLSSocket } from 'node:tls';
 import { Registry } from 'prom-client';
+import type { Connection } from '../../../operator/src/kube/connection.ts';
 import { nodeSender, ServerAgent } from '../../../operator/src/kube/http.ts';
 import { RestClient, type LateWrite } from '../../../operator/src/kube/rest.ts';
 import { createMetrics } from '../../../operator/src/observability/metrics.ts';
@@ -24,6 +25,11 @@ function pause(ms: number): void {
 /** Listens on a free local port; the server's URL. */
 async function listen(server: Server, scheme: 'http' | 'https'): Promise<string> {
   return `${scheme}://127.0.0.1:${await listenLocal(server)}`;
+}
+
+/** A connection to a local plain-HTTP server, as loadConnection would describe it. */
+function plain(server: string): Connection {
+  return { server, tls: { rejectUnauthorized: true }, source: 'test' };
 }
 
 /** Closes the server and the connections it still holds. */
@@ -46,7 +52,7 @@ describe('nodeSender: beforeWrite', () => {
   after(() => close(server));
 
   it('writes nothing when the check throws once the socket is connected, and rejects with its error', async () => {
-    const sender = nodeSender({ server: url, tls: { rejectUnauthorized: true }, source: 'test' });
+    const sender = nodeSender(plain(url));
     let checks = 0;
     const lost = Object.assign(new Error('not the leader any more'), { name: 'NotLeaderError' });
     await assert.rejects(
@@ -66,7 +72,7 @@ describe('nodeSender: beforeWrite', () => {
   });
 
   it('calls afterWrite once the bytes are out, with the time since the check began', async () => {
-    const sender = nodeSender({ server: url, tls: { rejectUnauthorized: true }, source: 'test' });
+    const sender = nodeSender(plain(url));
     const before = seen;
     const after: number[] = [];
     // A pause inside the check stands for one between the check and the send.
@@ -84,7 +90,7 @@ describe('nodeSender: beforeWrite', () => {
     let pauseAt = 0;
     let checks = 0;
     const rest = new RestClient(
-      { server: url, sender: nodeSender({ server: url, tls: { rejectUnauthorized: true }, source: 'test' }) },
+      { server: url, sender: nodeSender(plain(url)) },
       {
         metrics,
         writeFence: () => {
@@ -206,7 +212,7 @@ describe('nodeSender: kept-alive sockets', () => {
     clientClosed = 0;
     onRequest = rule;
   };
-  const sender = (): ReturnType<typeof nodeSender> => nodeSender({ server: url, tls: { rejectUnauthorized: true }, source: 'test' }, { idleSocketMs: 150 });
+  const sender = (): ReturnType<typeof nodeSender> => nodeSender(plain(url), { idleSocketMs: 150 });
 
   it('closes a socket left unused for its idle time, before the server would, and opens a new one after', async () => {
     reset(() => 'answer');
@@ -230,7 +236,7 @@ describe('nodeSender: kept-alive sockets', () => {
     });
     const slowUrl = await listen(slow, 'http');
     try {
-      const s = nodeSender({ server: slowUrl, tls: { rejectUnauthorized: true }, source: 'test' }, { idleSocketMs: 100 });
+      const s = nodeSender(plain(slowUrl), { idleSocketMs: 100 });
       assert.equal(await (await s.send({ method: 'GET', path: '/watch', headers: {} })).text(), 'late');
     } finally {
       await close(slow);
@@ -253,8 +259,8 @@ describe('nodeSender: kept-alive sockets', () => {
   it('goes through every closed socket of its pool until one answers, and never sends again a request that failed on a new connection', async () => {
     reset(() => 'answer');
     const resent: string[] = [];
-    const s = nodeSender({ server: url, tls: { rejectUnauthorized: true }, source: 'test' }, { idleSocketMs: 150, onResend: (m) => resent.push(m) });
-    const get = async (): Promise<string> => (await s.send({ method: 'GET', path: '/x', headers: {} })).text();
+    const s = sender();
+    const get = async (): Promise<string> => (await s.send({ method: 'GET', path: '/x', headers: {}, onResend: (m) => resent.push(m) })).text();
     await Promise.all([get(), get(), get()]);
     assert.equal(connections, 3, 'three sockets kept');
     // The server closes all three as the next request comes (a restart, or all idle at its limit).
@@ -271,7 +277,7 @@ describe('nodeSender: kept-alive sockets', () => {
   it('counts each resend in modelship_rest_client_resends_total by method and host, the request once in rest_client_requests_total', async () => {
     reset((n) => (n === 2 ? 'drop' : 'answer'));
     const metrics = createMetrics(new Registry(), { defaultMetrics: false });
-    const client = RestClient.forConnection({ server: url, tls: { rejectUnauthorized: true }, source: 'test' }, { metrics });
+    const client = RestClient.forConnection(plain(url), { metrics });
     await (await client.send('GET', '/x')).text();
     await (await client.send('PATCH', '/x', { body: {} })).text();
     assert.equal(seen, 3);
